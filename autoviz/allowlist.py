@@ -1,0 +1,131 @@
+"""What a program may touch: torch functions, tensor methods and attributes, builtins.
+
+Each callable carries a cost category, used to check resources *before* the call runs:
+
+- ``same``: output no bigger than the largest input, work linear in it (unary ops,
+  reductions, views, casts). Inputs are already within the caps, so nothing to check.
+- ``broadcast``: elementwise over broadcast inputs; the output size is
+  ``torch.broadcast_shapes`` of the tensor arguments.
+- ``meta``: run first on torch's ``meta`` device (shapes, no memory) and check the result.
+- ``matmul``: like ``meta``, and the FLOPs (output size x inner dimension) are checked too.
+- ``create``: a factory (``zeros``, ``randn``…), run first with ``device="meta"``.
+- ``random``: a factory that draws random numbers; gets the program's own generator.
+"""
+
+from __future__ import annotations
+
+SAME = "same"
+BROADCAST = "broadcast"
+META = "meta"
+MATMUL = "matmul"
+CREATE = "create"
+RANDOM = "random"
+
+
+def _cats(**groups: str) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for cat, names in groups.items():
+        for name in names.split():
+            table[name] = cat
+    return table
+
+
+_UNARY = """
+    abs neg negative exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan sinh cosh
+    tanh asinh acosh atanh sigmoid relu sqrt rsqrt square sign sgn floor ceil round trunc frac
+    reciprocal erf erfc erfinv logit nan_to_num isnan isinf isfinite signbit
+    sum mean prod std var norm logsumexp amax amin argmax argmin all any count_nonzero
+    max min median mode sort argsort topk kthvalue cumsum cumprod cummax cummin
+    softmax log_softmax
+    t transpose permute reshape view view_as reshape_as flatten unflatten squeeze unsqueeze
+    flip narrow select movedim swapaxes diag diagonal tril triu clone detach
+    unbind split chunk masked_select nonzero
+"""
+
+_BINARY = """
+    add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow
+    maximum minimum fmax fmin atan2 hypot clamp clip where lerp
+    eq ne lt le gt ge equal allclose isclose logical_and logical_or logical_xor logical_not
+    masked_fill
+"""
+
+TORCH_FUNCTIONS: dict[str, str] = {
+    **_cats(same=_UNARY, broadcast=_BINARY),
+    **_cats(
+        meta="cat concat concatenate stack hstack vstack outer gather index_select "
+        "repeat_interleave tile one_hot cross_entropy",
+        matmul="matmul mm bmm mv dot inner",
+        create="tensor as_tensor zeros ones empty full arange linspace logspace eye "
+        "zeros_like ones_like empty_like full_like",
+        random="randn rand randint randperm normal bernoulli randn_like rand_like randint_like",
+    ),
+}
+TORCH_FUNCTIONS["tensor"] = CREATE
+
+# torch.nn.functional
+F_FUNCTIONS: dict[str, str] = _cats(
+    same="relu relu6 leaky_relu elu selu celu gelu silu mish softplus softsign hardtanh "
+    "sigmoid tanh hardsigmoid hardswish logsigmoid tanhshrink softmax log_softmax softmin "
+    "normalize",
+    broadcast="binary_cross_entropy_with_logits binary_cross_entropy mse_loss l1_loss "
+    "smooth_l1_loss huber_loss",
+    meta="cross_entropy nll_loss one_hot pad",
+    matmul="linear bilinear",
+)
+
+TENSOR_METHODS: dict[str, str] = {
+    **_cats(same=_UNARY, broadcast=_BINARY),
+    **_cats(
+        same="relu_ sigmoid_ tanh_ exp_ log_ neg_ abs_ sqrt_ zero_ clamp_ clamp_min clamp_max "
+        "float double half long int bool to type_as contiguous requires_grad_ retain_grad "
+        "item tolist numel dim size nelement element_size is_contiguous fill_ backward "
+        "sum_to_size",
+        broadcast="add_ sub_ mul_ div_ pow_ copy_ masked_fill_ lerp_ eq_ clamp_min_ clamp_max_",
+        meta="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
+        "index_select gather scatter scatter_add index_add",
+        matmul="matmul mm bmm mv dot inner",
+    ),
+}
+TENSOR_ATTRIBUTES = frozenset(
+    "grad grad_fn is_leaf requires_grad retains_grad shape dtype device ndim T mT data "
+    "output_nr is_floating_point".split()
+)
+
+def torch_values() -> dict[str, object]:
+    """Values reachable as ``torch.<name>``; none of them is callable."""
+    import math
+
+    import torch
+
+    names = (
+        "float float16 float32 float64 bfloat16 half double int int8 int16 int32 int64 long "
+        "uint8 bool complex64 complex128"
+    ).split()
+    values: dict[str, object] = {name: getattr(torch, name) for name in names}
+    values.update(pi=math.pi, e=math.e, inf=math.inf, nan=math.nan)
+    return values
+
+
+# Gradient-mode switches: usable in `with` and (set_grad_enabled) as a call.
+GRAD_MODES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "inference_mode"})
+
+# Calls that only change the program's own state.
+PROGRAM_STATE_CALLS = frozenset({"manual_seed", "set_printoptions", "is_grad_enabled"})
+
+# Methods and attributes of autograd nodes (grad_fn objects).
+NODE_METHODS = frozenset({"name"})
+NODE_ATTRIBUTES = frozenset({"next_functions", "variable"})
+
+# Attributes of torch.return_types results (max(dim=...), sort, topk...).
+RETURN_TYPE_ATTRIBUTES = frozenset({"values", "indices"})
+
+BUILTINS = frozenset(
+    "print len range abs min max sum round float int bool str list tuple enumerate zip "
+    "reversed repr".split()
+)
+
+IMPORTABLE = {
+    "torch": "torch",
+    "torch.nn": "torch.nn",
+    "torch.nn.functional": "torch.nn.functional",
+}

@@ -1,0 +1,279 @@
+"""Walk ``grad_fn`` nodes through ``next_functions`` into plain, frozen data.
+
+The walk is breadth-first with an explicit queue (no recursion limit), and ids are
+``n0, n1, ...`` in walk order, so the same program always gives the same graph.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from autoviz.catalog import Catalog
+
+_PREFIX = "torch::autograd::"
+PREVIEW_ELEMENTS = 16
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor as the graph shows it: names, shape, dtype, value and badges."""
+
+    name: str | None
+    names: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: str
+    requires_grad: bool
+    is_leaf: bool
+    retains_grad: bool
+    grad_fn: str | None
+    value: str
+    grad: str | None
+    lineno: int | None = None
+    expr: str | None = None
+    modified: bool = False  # changed in place after the op that made it
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    """One ``_saved_*`` attribute of a node; ``freed`` after backward without retain_graph."""
+
+    attr: str
+    value: str
+    freed: bool
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One autograd node (``kind`` "function" or "leaf"), or a ``None`` input ("none")."""
+
+    id: str
+    kind: str
+    name: str
+    torch_name: str
+    path: str
+    tensor: TensorInfo | None = None
+    shapes: tuple[tuple[int, ...], ...] = ()
+    saved: tuple[SavedTensor, ...] = ()
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """``src.next_functions[index] == (dst, output_nr)``: gradient flows src -> dst."""
+
+    src: str
+    dst: str
+    index: int
+    output_nr: int
+
+
+@dataclass(frozen=True)
+class Graph:
+    """An autograd graph as plain data."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+    roots: tuple[str, ...]
+    root_tensors: tuple[TensorInfo, ...]
+    by_id: dict[str, GraphNode] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_id.update((n.id, n) for n in self.nodes)
+
+    def node(self, node_id: str) -> GraphNode:
+        return self.by_id[node_id]
+
+    def leaves(self) -> list[GraphNode]:
+        return [n for n in self.nodes if n.kind == "leaf"]
+
+
+def display_name(node: Any) -> str:
+    """torch's node name without the ``torch::autograd::`` prefix."""
+    name = node.name()
+    return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
+
+
+def preview(tensor: torch.Tensor | None) -> str:
+    """A short text for a tensor's value: all of it when small, else its shape."""
+    if tensor is None:
+        return "None"
+    if tensor.device.type == "meta":
+        return "meta"
+    if tensor.numel() > PREVIEW_ELEMENTS:
+        return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')}"
+    return _fmt(tensor.detach().tolist())
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+        return text if any(c in text for c in ".ein") else text + "."
+    return str(value)
+
+
+def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None) -> TensorInfo:
+    """Describe ``tensor`` with its names and origin from ``catalog``."""
+    names = catalog.names_of(tensor) if catalog else ()
+    origin = catalog.origin(tensor.grad_fn, tensor.output_nr) if (
+        catalog and tensor.grad_fn is not None) else None
+    lineno = catalog.lines.get(id(tensor)) if catalog else None
+    grad = None
+    if tensor.is_leaf or tensor.retains_grad:
+        grad = None if tensor.grad is None else preview(tensor.grad)
+    return TensorInfo(
+        name=names[-1] if names else None,
+        names=names,
+        shape=tuple(tensor.shape),
+        dtype=str(tensor.dtype).removeprefix("torch."),
+        requires_grad=tensor.requires_grad,
+        is_leaf=tensor.is_leaf,
+        retains_grad=tensor.retains_grad,
+        grad_fn=None if tensor.grad_fn is None else display_name(tensor.grad_fn),
+        value=preview(tensor),
+        grad=grad,
+        lineno=origin.lineno if origin and origin.lineno else lineno,
+        expr=origin.expr if origin else None,
+        modified=bool(origin and origin.version != tensor._version),
+    )
+
+
+def saved_tensors(node: Any) -> tuple[SavedTensor, ...]:
+    """The node's ``_saved_*`` values; freed buffers are marked, never raised."""
+    saved = []
+    for attr in dir(node):
+        if not attr.startswith("_saved_"):
+            continue
+        try:
+            value = getattr(node, attr)
+        except RuntimeError:
+            saved.append(SavedTensor(attr, "freed", True))
+            continue
+        if isinstance(value, torch.Tensor):
+            text = preview(value)
+        elif isinstance(value, (tuple, list)):
+            text = "(" + ", ".join(preview(v) if isinstance(v, torch.Tensor) else repr(v)
+                                   for v in value) + ")"
+        else:
+            text = repr(value)
+        saved.append(SavedTensor(attr, text, False))
+    return tuple(saved)
+
+
+@dataclass
+class Walk:
+    """The live side of a walk: nodes in order and their ids (never crosses to the UI)."""
+
+    order: list[Any]
+    ids: dict[Any, str]
+    paths: dict[Any, str]
+    edges: list[GraphEdge]
+    kinds: list[str]
+
+
+def root_node(tensor: torch.Tensor) -> tuple[Any, str] | None:
+    """The node backward starts from, and the expression reaching it."""
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn, ".grad_fn"
+    if tensor.requires_grad:
+        edge = torch.autograd.graph.get_gradient_edge(tensor)
+        return edge.node, "(leaf)"
+    return None
+
+
+def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -> Walk:
+    """Breadth-first over ``next_functions`` from each root; ``None`` inputs kept."""
+    result = Walk([], {}, {}, [], [])
+    queue: deque[Any] = deque()
+    for i, tensor in enumerate(roots):
+        found = root_node(tensor)
+        if found is None or found[0] in result.ids:
+            continue
+        node, suffix = found
+        name = (root_names[i] if i < len(root_names) else None) or "root"
+        if suffix == "(leaf)":
+            path = f"torch.autograd.graph.get_gradient_edge({name}).node"
+        else:
+            path = name + suffix
+        _add(result, node, path)
+        queue.append(node)
+    while queue:
+        node = queue.popleft()
+        src = result.ids[node]
+        for index, (child, output_nr) in enumerate(node.next_functions):
+            path = f"{result.paths[node]}.next_functions[{index}][0]"
+            if child is None:
+                dst = _add(result, None, path)
+            elif child in result.ids:
+                dst = result.ids[child]
+            else:
+                dst = _add(result, child, path)
+                queue.append(child)
+            result.edges.append(GraphEdge(src, dst, index, output_nr))
+    return result
+
+
+def _add(result: Walk, node: Any, path: str) -> str:
+    node_id = f"n{len(result.order)}"
+    result.order.append(node)
+    if node is not None:
+        result.ids[node] = node_id
+        result.paths[node] = path
+        result.kinds.append("leaf" if hasattr(node, "variable") else "function")
+    else:
+        result.paths[node_id] = path
+        result.kinds.append("none")
+    return node_id
+
+
+def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | None = None,
+                saved: bool = False) -> Graph:
+    """Plain data for a walk: names and values from ``catalog``."""
+    nodes = []
+    for i, (node, kind) in enumerate(zip(found.order, found.kinds)):
+        node_id = f"n{i}"
+        if kind == "none":
+            nodes.append(GraphNode(node_id, "none", "None", "None", found.paths[node_id]))
+            continue
+        tensor = None
+        if kind == "leaf":
+            tensor = tensor_info(node.variable, catalog)
+        elif catalog is not None:
+            origin = catalog.origin(node, 0)
+            if origin is not None:
+                tensor = tensor_info(origin.tensor, catalog)
+        nodes.append(GraphNode(
+            id=node_id, kind=kind, name=display_name(node), torch_name=node.name(),
+            path=found.paths[node], tensor=tensor,
+            shapes=tuple(tuple(m.shape) for m in node._input_metadata) if kind != "leaf"
+            else (),
+            saved=saved_tensors(node) if saved else (),
+        ))
+    root_ids = tuple(found.ids[r[0]] for t in roots if (r := root_node(t)) is not None)
+    return Graph(tuple(nodes), tuple(found.edges), root_ids,
+                 tuple(tensor_info(t, catalog) for t in roots))
+
+
+def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],
+                  names: Mapping[str, torch.Tensor] | None = None,
+                  catalog: Catalog | None = None, saved: bool = False) -> Graph:
+    """The autograd graph behind ``roots`` as plain frozen data.
+
+    ``names`` maps variable names to tensors (like torchviz's ``params``); ``catalog``
+    (from a :class:`~autoviz.program.Program`) also knows unnamed intermediates and the
+    line that made each tensor. ``saved=True`` reads every node's ``_saved_*`` values.
+    """
+    if isinstance(roots, torch.Tensor):
+        roots = [roots]
+    roots = list(roots)
+    if catalog is None:
+        catalog = Catalog.from_names(names)
+    elif names:
+        for key, tensor in names.items():
+            catalog.bind(key, tensor)
+    root_names = [(catalog.names_of(t) or (None,))[-1] for t in roots]
+    return build_graph(walk(roots, root_names), roots, catalog, saved)

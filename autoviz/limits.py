@@ -1,0 +1,26 @@
+"""Resource caps for one program run, all checked before the work is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for :func:`autoviz.run_program`. The defaults suit a public demo."""
+
+    source_chars: int = 20_000
+    ast_nodes: int = 6_000
+    ast_depth: int = 60
+    statements_executed: int = 300_000
+    call_depth: int = 16
+    int_bits: int = 64
+    container_items: int = 100_000
+    tensor_elements: int = 10_000_000
+    total_elements: int = 60_000_000
+    op_flops: float = 2e9
+    total_flops: float = 2e10
+    graph_nodes: int = 250_000
+    output_chars: int = 100_000
+    seconds: float = 10.0
+    torch_threads: int = 1

@@ -1,0 +1,120 @@
+"""Plain graph data (+ the step being shown) -> Graphviz DOT text. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import graphviz
+import torch
+
+from autoviz.catalog import Catalog
+from autoviz.graph import Graph, GraphNode, extract_graph
+
+# Colours a projector shows apart, and that read in greyscale too.
+FILL = {"function": "#eeeeee", "leaf": "#cfe8ff"}
+STATUS_FILL = {"current": "#ffca28", "done": "#c8e6c9", "pending": "#fff3e0"}
+STATUS_PEN = {"current": "4", "done": "1.5", "pending": "2"}
+EXPR_CHARS = 32
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _title(node: GraphNode) -> str | None:
+    tensor = node.tensor
+    if tensor is None:
+        return None
+    expr = tensor.expr
+    if expr and len(expr) > EXPR_CHARS:
+        expr = expr[: EXPR_CHARS - 1] + "…"
+    if tensor.name and expr and expr != tensor.name and node.kind == "function":
+        return f"{tensor.name} = {expr}"
+    return tensor.name or expr
+
+
+def node_label(node: GraphNode, note: str | None = None) -> str:
+    """The text inside one node: user name, torch name, value, grad, saved, note."""
+    if node.kind == "none":
+        return "None"
+    lines = []
+    title = _title(node)
+    if title:
+        lines.append(title)
+    lines.append(node.name)
+    tensor = node.tensor
+    if tensor is not None:
+        lines.append(tensor.value if tensor.value != "None" else str(tensor.shape))
+        if node.kind == "leaf" and tensor.grad is not None:
+            lines.append(f"grad {tensor.grad}")
+    elif node.shapes:
+        lines.append(" ".join(str(s) for s in node.shapes))
+    for saved in node.saved:
+        lines.append(f"{saved.attr} = {'(freed)' if saved.freed else saved.value}")
+    if note:
+        lines.append(note)
+    return "\n".join(lines)
+
+
+def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
+              notes: Mapping[str, str] | None = None) -> list[str]:
+    """The body of the DOT graph: one line per node and per edge."""
+    status = status or {}
+    notes = notes or {}
+    inputs = {}
+    for edge in graph.edges:
+        inputs[edge.src] = inputs.get(edge.src, 0) + 1
+    lines = []
+    roots = set(graph.roots)
+    for node in graph.nodes:
+        label = _quote(node_label(node, notes.get(node.id)))
+        if node.kind == "none":
+            lines.append(f"\t{node.id} [label={label} shape=plaintext fontcolor=\"#777777\"]")
+            continue
+        state = status.get(node.id)
+        fill = STATUS_FILL.get(state, FILL[node.kind]) if state else FILL[node.kind]
+        pen = STATUS_PEN.get(state, "3" if node.id in roots else "1")
+        style = "rounded,filled,dashed" if state == "pending" else "rounded,filled"
+        lines.append(f"\t{node.id} [label={label} fillcolor=\"{fill}\" penwidth={pen} "
+                     f"style=\"{style}\"]")
+    for edge in graph.edges:
+        attrs = []
+        if inputs[edge.src] > 1:
+            attrs.append(f'label=" {edge.index}"')
+        if graph.by_id[edge.dst].kind == "none":
+            attrs.append('style=dashed color="#999999"')
+        tail = f" [{' '.join(attrs)}]" if attrs else ""
+        lines.append(f"\t{edge.src} -> {edge.dst}{tail}")
+    return lines
+
+
+GRAPH_ATTRS = {"rankdir": "TB", "bgcolor": "white", "nodesep": "0.3", "ranksep": "0.35"}
+NODE_ATTRS = {"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
+              "fontsize": "14", "margin": "0.15,0.06"}
+EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "arrowsize": "0.7"}
+
+
+def to_digraph(graph: Graph, status: Mapping[str, str] | None = None,
+               notes: Mapping[str, str] | None = None) -> graphviz.Digraph:
+    """A :class:`graphviz.Digraph` of ``graph``; arrows follow ``next_functions``."""
+    dot = graphviz.Digraph(name="autograd", graph_attr=GRAPH_ATTRS, node_attr=NODE_ATTRS,
+                           edge_attr=EDGE_ATTRS)
+    dot.body.extend(line + "\n" for line in dot_lines(graph, status, notes))
+    return dot
+
+
+def to_dot(graph: Graph, status: Mapping[str, str] | None = None,
+           notes: Mapping[str, str] | None = None) -> str:
+    """DOT text of ``graph``: byte-identical for the same graph and step."""
+    return to_digraph(graph, status, notes).source
+
+
+def draw(*tensors: torch.Tensor, names: Mapping[str, torch.Tensor] | None = None,
+         catalog: Catalog | None = None, saved: bool = False) -> graphviz.Digraph:
+    """Draw the autograd graph behind ``tensors`` (renders inline in Jupyter).
+
+    ``names`` maps variable names to tensors so nodes read ``w`` rather than a shape,
+    e.g. ``draw(loss, names={"w": w, "b": b, "loss": loss})`` or ``names=locals()``.
+    ``saved=True`` adds each node's saved tensors.
+    """
+    return to_digraph(extract_graph(tensors, names=names, catalog=catalog, saved=saved))
