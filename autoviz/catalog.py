@@ -42,8 +42,12 @@ class Catalog:
         self.names[key].append(name)
         if lineno is not None:
             self.lines.setdefault(key, lineno)
-        if tensor.grad_fn is not None:
-            self.origins.setdefault((tensor.grad_fn, tensor.output_nr),
+        try:
+            node = tensor.grad_fn
+        except RuntimeError:  # a view made under no_grad and changed in place
+            node = None
+        if node is not None:
+            self.origins.setdefault((node, tensor.output_nr),
                                     Origin(tensor, lineno, None, tensor._version))
 
     def produce(self, tensor: torch.Tensor, lineno: int | None, expr: str | None) -> None:

@@ -21,6 +21,15 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
     return []
 
 
+def grad_fn_of(tensor: torch.Tensor) -> Any:
+    """``tensor.grad_fn``, or None where torch refuses to say (a view made under no_grad
+    and changed in place raises on access; torch's error comes when it is used)."""
+    try:
+        return tensor.grad_fn
+    except RuntimeError:
+        return None
+
+
 def to_meta(value: Any) -> Any:
     """The same shapes/strides/dtypes on torch's ``meta`` device: no memory, no compute."""
     if isinstance(value, torch.Tensor):
@@ -133,7 +142,7 @@ class Budget:
             self._check_numel(out.numel(), f"the result of {name}")
             if out._base is None:
                 self.elements += out.numel()
-            if out.grad_fn is not None:
+            if grad_fn_of(out) is not None:
                 self.nodes += 1
         if self.elements > self.limits.total_elements:
             raise self.refuse(f"the program made more than {self.limits.total_elements:,} "

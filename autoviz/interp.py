@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from autoviz import allowlist as al
-from autoviz.costs import Budget, python_size, tensors_in
+from autoviz.costs import Budget, grad_fn_of, python_size, tensors_in
 from autoviz.errors import ProgramError
 
 _LOCK = threading.RLock()  # guards torch's global print options and the warnings filters
@@ -149,7 +149,7 @@ class Interpreter:
 
     def _stmt(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Expr):
-            self._value(node.value)
+            self._eval(node.value)  # result dropped: torch.set_grad_enabled(False) is fine
         elif isinstance(node, ast.Assign):
             value = self._value(node.value)
             for target in node.targets:
@@ -234,6 +234,8 @@ class Interpreter:
         self._scope()[name] = value
         if isinstance(value, torch.Tensor):
             self.program.catalog.bind(name, value, self.budget.lineno)
+            if not self.frames:
+                self.program.assigned.append(name)
 
     def _lookup(self, node: ast.Name) -> Any:
         name = node.id
@@ -264,7 +266,7 @@ class Interpreter:
                 self.budget.before(al.SAME, (obj, value), {}, "item assignment", _no_meta)
                 with self._capture():
                     self._fail_safe(operator.setitem, obj, index, value)
-                if obj.grad_fn is not None:
+                if grad_fn_of(obj) is not None:
                     self.program.catalog.produce(obj, self.budget.lineno, self._text(target))
             elif isinstance(obj, list):
                 self._fail_safe(operator.setitem, obj, index, value)
@@ -556,30 +558,30 @@ class Interpreter:
                                          f"'{key}'"))
             bound[key] = value
         self.budget.before(al.SAME, (tensor, bound.get("gradient")), {}, ".backward", _no_meta)
-        trace = self._fail_safe(record_backward, tensor, bound.get("gradient"),
-                                retain_graph=bound.get("retain_graph"),
-                                create_graph=bool(bound.get("create_graph", False)),
-                                inputs=bound.get("inputs"), catalog=self.program.catalog,
-                                root_name=self.program.name_of(tensor))
+        with self._capture():
+            trace = self._fail_safe(record_backward, tensor, bound.get("gradient"),
+                                    retain_graph=bound.get("retain_graph"),
+                                    create_graph=bool(bound.get("create_graph", False)),
+                                    inputs=bound.get("inputs"), catalog=self.program.catalog,
+                                    root_name=self.program.name_of(tensor))
         self.program.traces.append(trace)
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if kwargs or len(args) != len(func.params):
-            raise _Failure(TypeError(f"{func.name}() takes {len(func.params)} positional "
-                                     f"arguments but {len(args)} were given"))
         if len(self.frames) >= self.limits.call_depth:
             raise self._refuse(f"functions call each other more than {self.limits.call_depth}"
                                " deep")
-        self.frames.append(dict(zip(func.params, args)))
+        frame = _bind_arguments(func, args, kwargs)
+        self.frames.append(frame)
         lineno = self.budget.lineno
+        result = None
         try:
             self._block(func.body)
         except _Return as ret:
-            return ret.value
+            result = ret.value
         finally:
             self.frames.pop()
-            self.budget.lineno = lineno
-        return None
+        self.budget.lineno = lineno  # only on success: an error keeps the line inside f
+        return result
 
     def _call_state(self, name: str, args: tuple, kwargs: dict[str, Any]) -> Any:
         if name == "manual_seed":
@@ -709,7 +711,7 @@ class Interpreter:
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")
         for out in tensors_in(result):
-            if out.grad_fn is not None:
+            if grad_fn_of(out) is not None:
                 self.program.catalog.produce(out, self.budget.lineno, self._text(node))
         return result
 
@@ -749,6 +751,35 @@ class Interpreter:
 
 def _no_meta(args: tuple, kwargs: dict[str, Any]) -> None:
     return None
+
+
+def _bind_arguments(func: UserFunction, args: list[Any], kwargs: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """Python's own binding of call arguments to parameters, with Python's messages."""
+    params = func.params
+    if len(args) > len(params):
+        plural = "argument" if len(params) == 1 else "arguments"
+        were = "was" if len(args) == 1 else "were"
+        raise _Failure(TypeError(f"{func.name}() takes {len(params)} positional {plural} but "
+                                 f"{len(args)} {were} given"))
+    frame = dict(zip(params, args))
+    for key, value in kwargs.items():
+        if key not in params:
+            raise _Failure(TypeError(f"{func.name}() got an unexpected keyword argument "
+                                     f"'{key}'"))
+        if key in frame:
+            raise _Failure(TypeError(f"{func.name}() got multiple values for argument "
+                                     f"'{key}'"))
+        frame[key] = value
+    missing = [p for p in params if p not in frame]
+    if missing:
+        names = [f"'{m}'" for m in missing]
+        listed = names[0] if len(names) == 1 else (
+            ", ".join(names[:-1]) + (" and " if len(names) == 2 else ", and ") + names[-1])
+        plural = "argument" if len(missing) == 1 else "arguments"
+        raise _Failure(TypeError(f"{func.name}() missing {len(missing)} required positional "
+                                 f"{plural}: {listed}"))
+    return frame
 
 
 class _Lazy:

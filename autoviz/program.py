@@ -28,6 +28,7 @@ class Program:
     ``output``: what ``print`` printed. ``traces``: one :class:`BackwardTrace` per
     ``.backward()`` call, in order. ``catalog``: names and origins of tensors, for graph
     labels. ``warnings``: ``(lineno, "UserWarning: ...")`` for each warning torch raised.
+    ``assigned``: names of top-level tensor assignments, in the order they ran.
     """
 
     source: str
@@ -36,6 +37,7 @@ class Program:
     traces: list[BackwardTrace] = field(default_factory=list)
     catalog: Catalog = field(default_factory=Catalog)
     warnings: list[tuple[int, str]] = field(default_factory=list)
+    assigned: list[str] = field(default_factory=list)  # top-level tensor names, in order
 
     def tensors(self) -> dict[str, Any]:
         """The namespace's tensors, by name, in assignment order."""

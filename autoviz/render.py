@@ -33,7 +33,7 @@ def _title(node: GraphNode) -> str | None:
     return tensor.name or expr
 
 
-def node_label(node: GraphNode, note: str | None = None) -> str:
+def node_label(node: GraphNode, note: str | None = None, saved: bool = True) -> str:
     """The text inside one node: user name, torch name, value, grad, saved, note."""
     if node.kind == "none":
         return "None"
@@ -49,15 +49,15 @@ def node_label(node: GraphNode, note: str | None = None) -> str:
             lines.append(f"grad {tensor.grad}")
     elif node.shapes:
         lines.append(" ".join(str(s) for s in node.shapes))
-    for saved in node.saved:
-        lines.append(f"{saved.attr} = {'(freed)' if saved.freed else saved.value}")
+    for item in node.saved if saved else ():
+        lines.append(f"{item.attr} = {'(freed)' if item.freed else item.value}")
     if note:
         lines.append(note)
     return "\n".join(lines)
 
 
 def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
-              notes: Mapping[str, str] | None = None) -> list[str]:
+              notes: Mapping[str, str] | None = None, saved: bool = True) -> list[str]:
     """The body of the DOT graph: one line per node and per edge."""
     status = status or {}
     notes = notes or {}
@@ -67,9 +67,10 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
     lines = []
     roots = set(graph.roots)
     for node in graph.nodes:
-        label = _quote(node_label(node, notes.get(node.id)))
+        label = _quote(node_label(node, notes.get(node.id), saved))
         if node.kind == "none":
-            lines.append(f"\t{node.id} [label={label} shape=plaintext fontcolor=\"#777777\"]")
+            lines.append(f"\t{node.id} [label={label} shape=plaintext style=\"\" "
+                         "fontcolor=\"#777777\"]")
             continue
         state = status.get(node.id)
         fill = STATUS_FILL.get(state, FILL[node.kind]) if state else FILL[node.kind]
@@ -95,18 +96,22 @@ EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "arrowsize": "0.7"}
 
 
 def to_digraph(graph: Graph, status: Mapping[str, str] | None = None,
-               notes: Mapping[str, str] | None = None) -> graphviz.Digraph:
-    """A :class:`graphviz.Digraph` of ``graph``; arrows follow ``next_functions``."""
+               notes: Mapping[str, str] | None = None, saved: bool = True
+               ) -> graphviz.Digraph:
+    """A :class:`graphviz.Digraph` of ``graph``; arrows follow ``next_functions``.
+
+    ``status`` maps node ids to "current"/"done"/"pending" (the replay's state), ``notes``
+    adds a line to a node, ``saved=False`` leaves out saved tensors the graph holds."""
     dot = graphviz.Digraph(name="autograd", graph_attr=GRAPH_ATTRS, node_attr=NODE_ATTRS,
                            edge_attr=EDGE_ATTRS)
-    dot.body.extend(line + "\n" for line in dot_lines(graph, status, notes))
+    dot.body.extend(line + "\n" for line in dot_lines(graph, status, notes, saved))
     return dot
 
 
 def to_dot(graph: Graph, status: Mapping[str, str] | None = None,
-           notes: Mapping[str, str] | None = None) -> str:
+           notes: Mapping[str, str] | None = None, saved: bool = True) -> str:
     """DOT text of ``graph``: byte-identical for the same graph and step."""
-    return to_digraph(graph, status, notes).source
+    return to_digraph(graph, status, notes, saved).source
 
 
 def draw(*tensors: torch.Tensor, names: Mapping[str, torch.Tensor] | None = None,

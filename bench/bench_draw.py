@@ -6,19 +6,23 @@ Run from the repository root::
     python bench/bench_draw.py --quick    # fewer repeats, smaller chain
 
 Both libraries run in this one process on the very same graph objects. Times are the
-median of several repeats after one warm-up call (``time.perf_counter``), in milliseconds.
+median of several interleaved repeats after one warm-up call (``time.perf_counter``), in
+milliseconds. The long-chain cases run under an address-space cap so that a run-away
+allocation is reported as MemoryError instead of waking the OOM killer.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import resource
 import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -71,32 +75,63 @@ def build_chain(length: int) -> tuple[torch.Tensor, dict]:
     return x, {"x0": x0}
 
 
-def time_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[float, float]:
-    """(median, min) wall time of ``fn`` in ms after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        gc.collect()
+def measure(fns: dict[str, Callable[[], Any]], budget_s: float = 1.0, min_repeats: int = 3,
+            max_repeats: int = 101) -> dict[str, tuple[float | None, str]]:
+    """Median wall time (ms) of each function, or ``(None, note)`` when it raised.
+
+    One untimed warm-up call each, then the functions run *interleaved* (a, b, a, b...)
+    so both see the same load on a shared machine; the number of rounds fits
+    ``budget_s`` (within ``min_repeats``..``max_repeats``).
+    """
+    results: dict[str, tuple[float | None, str]] = {}
+    live: dict[str, Callable[[], Any]] = {}
+    warm = 0.0
+    for name, fn in fns.items():
         start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), min(times)
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the benchmark reports failures
+            spent = (time.perf_counter() - start) * 1000
+            results[name] = (None, f"{type(exc).__name__} after {spent:,.0f} ms")
+            continue
+        warm += time.perf_counter() - start
+        live[name] = fn
+    rounds = max(min_repeats, min(max_repeats, int(budget_s / max(warm, 1e-6))))
+    times: dict[str, list[float]] = {name: [] for name in live}
+    for _ in range(rounds):
+        for name, fn in live.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1000)
+    for name, samples in times.items():
+        results[name] = (statistics.median(samples), f"n={len(samples)}")
+    return {name: results[name] for name in fns}
 
 
-def try_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[float | None, str]:
-    """Like :func:`time_ms` but an exception becomes a note instead of a crash."""
+def show(result: tuple[float | None, str]) -> str:
+    value, note = result
+    return note if value is None else f"{value:,.2f}"
+
+
+@contextlib.contextmanager
+def memory_cap(extra_gb: float) -> Iterator[None]:
+    """Cap this process's address space at its current size + ``extra_gb``.
+
+    A run-away allocation then raises MemoryError here instead of waking the kernel's
+    OOM killer (which would kill the benchmark, or a neighbour on a shared machine).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as status:
+        vm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    limit = vm_kb * 1024 + int(extra_gb * 2**30)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
-        med, _ = time_ms(fn, repeats, warmup)
-    except RecursionError as exc:
-        return None, f"RecursionError ({str(exc)[:40]}...)"
-    except Exception as exc:  # noqa: BLE001 - the benchmark reports, never hides
-        return None, f"{type(exc).__name__}: {str(exc)[:60]}"
-    return med, ""
-
-
-def fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
@@ -110,64 +145,95 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
                         in enumerate(zip(row, widths))))
 
 
+def path_chars(graph: autoviz.Graph) -> int:
+    """Characters held in the ``path`` strings of all nodes of ``graph``."""
+    return sum(len(node.path) for node in graph.nodes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per MLP case")
-    parser.add_argument("--chain-repeats", type=int, default=3,
-                        help="timed repeats for the long chain")
-    parser.add_argument("--chain", type=int, default=100_000, help="length of the chain")
-    parser.add_argument("--quick", action="store_true", help="3 repeats, 20,000-node chain")
+    parser.add_argument("--budget", type=float, default=2.0,
+                        help="seconds of timed rounds per case (3..101 rounds)")
+    parser.add_argument("--chain", type=int, default=100_000, help="length of the long chain")
+    parser.add_argument("--mem-gb", type=float, default=3.0,
+                        help="extra address space allowed during the chain cases (GiB)")
+    parser.add_argument("--quick", action="store_true", help="0.3 s per case, 20,000-node chain")
     args = parser.parse_args()
     if args.quick:
-        args.repeats, args.chain_repeats, args.chain = 3, 1, 20_000
+        args.budget, args.chain = 0.3, 20_000
 
     print(f"python {sys.version.split()[0]}  torch {torch.__version__}  "
           f"torchviz 0.0.3  threads {torch.get_num_threads()}  "
           f"recursionlimit {sys.getrecursionlimit()}")
-    print("time = median of repeats after 1 warm-up, ms; both produce the DOT text (.source)\n")
+    print("time = median ms over interleaved rounds after 1 warm-up each; "
+          "both produce the DOT text (.source)\n")
 
-    cases: list[tuple[str, torch.Tensor, dict, int]] = []
+    cases: list[tuple[str, torch.Tensor, dict, float]] = []
     for depth in (10, 50, 200):
         loss, params = build_mlp(depth)
-        cases.append((f"MLP depth {depth}", loss, params, args.repeats))
+        cases.append((f"MLP depth {depth}", loss, params, args.budget))
     start = time.perf_counter()
     chain, chain_params = build_chain(args.chain)
     build_s = time.perf_counter() - start
-    cases.append((f"chain x*1.0001 x{args.chain:,}", chain, chain_params, args.chain_repeats))
+    cases.append((f"chain x*1.0001 x{args.chain:,}", chain, chain_params, args.budget))
 
     draw_rows, split_rows = [], []
-    for label, root, params, repeats in cases:
+    for label, root, params, budget in cases:
         nodes = count_nodes(root)
-        graph = autoviz.extract_graph(root, names=params)
-        n_none = sum(1 for n in graph.nodes if n.kind == "none")
-        av_ms, av_note = try_time(lambda r=root, p=params: autoviz.draw(r, names=p).source,
-                                  repeats)
-        tv_ms, tv_note = try_time(
-            lambda r=root, p=params: torchviz.make_dot(r, params=p).source, repeats)
-        ratio = f"{tv_ms / av_ms:.2f}x" if av_ms and tv_ms else "-"
-        draw_rows.append([label, f"{nodes:,}", f"{len(graph.edges):,}", fmt(av_ms),
-                          tv_note or fmt(tv_ms), ratio])
-        if av_note:
-            draw_rows[-1][3] = av_note
-
-        ext_ms, _ = try_time(lambda r=root, p=params: autoviz.extract_graph(r, names=p),
-                             repeats)
-        dot_ms, _ = try_time(lambda g=graph: autoviz.to_dot(g), repeats)
-        total = (ext_ms or 0) + (dot_ms or 0)
-        share = f"{100 * (ext_ms or 0) / total:.0f}%" if total else "-"
-        split_rows.append([label, f"{nodes:,} (+{n_none} None)", fmt(ext_ms), fmt(dot_ms),
-                           share, f"{(ext_ms or 0) / max(nodes, 1) * 1000:.1f}"])
+        is_chain = root is chain
+        with memory_cap(args.mem_gb) if is_chain else contextlib.nullcontext():
+            res = measure({
+                "autoviz": lambda r=root, p=params: autoviz.draw(r, names=p).source,
+                "torchviz": lambda r=root, p=params: torchviz.make_dot(r, params=p).source,
+            }, budget)
+            try:
+                graph = autoviz.extract_graph(root, names=params)
+            except MemoryError:
+                graph = None
+            split = measure({
+                "extract": lambda r=root, p=params: autoviz.extract_graph(r, names=p),
+                "dot": lambda g=graph: autoviz.to_dot(g),
+            }, budget) if graph is not None else {"extract": (None, "MemoryError"),
+                                                  "dot": (None, "no graph")}
+        av, tv = res["autoviz"][0], res["torchviz"][0]
+        ratio = f"{tv / av:.2f}x" if av and tv else "-"
+        draw_rows.append([label, f"{nodes:,}", show(res["autoviz"]), show(res["torchviz"]),
+                          ratio, res["autoviz"][1] if av else "-"])
+        ext, dot = split["extract"][0], split["dot"][0]
+        n_none = "?" if graph is None else sum(1 for n in graph.nodes if n.kind == "none")
+        share = f"{100 * ext / (ext + dot):.0f}%" if ext and dot else "-"
+        per_node = f"{ext / nodes * 1000:.1f}" if ext else "-"
+        mib = "-" if graph is None else f"{path_chars(graph) / 2**20:,.2f}"
+        split_rows.append([label, f"{nodes:,}", str(n_none), show(split["extract"]),
+                           show(split["dot"]), share, per_node, mib])
+        del graph
 
     print("1) draw -> DOT source")
-    print_table(["graph", "nodes", "edges", "autoviz ms", "torchviz ms", "torchviz/autoviz"],
+    print_table(["graph", "nodes", "autoviz ms", "torchviz ms", "torchviz/autoviz", "repeats"],
                 draw_rows)
-    print("   nodes = distinct grad_fn/AccumulateGrad nodes reachable via next_functions;")
-    print("   edges = autoviz edges (incl. edges to None inputs, which torchviz skips).")
-    print(f"   chain built natively in {build_s * 1000:,.0f} ms.\n")
+    print("   nodes = distinct grad_fn/AccumulateGrad nodes reachable via next_functions")
+    print(f"   (chain built natively in {build_s * 1000:,.0f} ms; chain cases run under an "
+          f"address-space cap of +{args.mem_gb:g} GiB)\n")
 
     print("2) autoviz split: extract_graph (walk + plain data) vs to_dot (DOT text)")
-    print_table(["graph", "autoviz nodes", "extract ms", "to_dot ms", "extract share",
-                 "extract us/node"], split_rows)
+    print_table(["graph", "nodes", "+None nodes", "extract ms", "to_dot ms", "extract share",
+                 "extract us/node", "path MiB"], split_rows)
+
+    print("\n3) chain scaling: autoviz.draw(...).source and the node.path strings it keeps")
+    rows = []
+    for length in (1000, 2000, 4000):
+        root, params = build_chain(length)
+        with memory_cap(args.mem_gb):
+            res = measure({
+                "autoviz": lambda r=root, p=params: autoviz.draw(r, names=p).source,
+                "torchviz": lambda r=root, p=params: torchviz.make_dot(r, params=p).source,
+            }, args.budget, max_repeats=5)
+            ok = res["autoviz"][0] is not None
+            chars = path_chars(autoviz.extract_graph(root, names=params)) if ok else 0
+        rows.append([f"chain x{length:,}", f"{count_nodes(root):,}", show(res["autoviz"]),
+                     f"{chars / 2**20:,.1f}", show(res["torchviz"])])
+    print_table(["graph", "nodes", "autoviz ms", "path MiB", "torchviz ms"], rows)
+    print("   path MiB = total length of GraphNode.path over the graph (1 byte per char)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Toggles as visible program rewrites: no_grad, .detach(), requires_grad, retain_grad().
+
+Each toggle changes the program text, so the user sees the code that produces the new
+graph, and the graph is still just "run this program".
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+INDENT = "    "
+
+
+@dataclass(frozen=True)
+class Toggles:
+    """What the user switched. ``no_grad``: "off", "all" or a 1-based line number."""
+
+    no_grad: str | int = "off"
+    detach: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
+    retain: tuple[str, ...] = ()
+
+    def active(self) -> bool:
+        return self.no_grad != "off" or bool(self.detach or self.frozen or self.retain)
+
+
+def _last_assignment(tree: ast.Module, name: str) -> ast.stmt | None:
+    found = None
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else (
+            [stmt.target] if isinstance(stmt, ast.AnnAssign | ast.AugAssign) else [])
+        for target in targets:
+            names = [target] if isinstance(target, ast.Name) else (
+                target.elts if isinstance(target, ast.Tuple | ast.List) else [])
+            if any(isinstance(n, ast.Name) and n.id == name for n in names):
+                found = stmt
+    return found
+
+
+def _requires_grad_keyword(stmt: ast.stmt) -> ast.keyword | None:
+    value = getattr(stmt, "value", None)
+    if isinstance(value, ast.Call):
+        for kw in value.keywords:
+            if kw.arg == "requires_grad" and kw.value.lineno == kw.value.end_lineno:
+                return kw
+    return None
+
+
+def apply_toggles(source: str, toggles: Toggles) -> tuple[str, list[str]]:
+    """``source`` rewritten for ``toggles``, and notes on toggles that did not apply."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source, ["the program does not parse, so the toggles are not applied"]
+    lines = source.splitlines()
+    notes: list[str] = []
+    inserts: list[tuple[int, str]] = []  # (after this 1-based line, text)
+    for name in toggles.frozen:
+        stmt = _last_assignment(tree, name)
+        if stmt is None:
+            notes.append(f"requires_grad: no top-level assignment to {name!r}")
+            continue
+        kw = _requires_grad_keyword(stmt)
+        if kw is not None:
+            row = kw.value.lineno - 1
+            line = lines[row].encode()
+            lines[row] = (line[:kw.value.col_offset] + b"False"
+                          + line[kw.value.end_col_offset:]).decode()
+        else:
+            inserts.append((stmt.end_lineno or stmt.lineno,
+                            f"{name}.requires_grad_(False)  # autoviz: frozen"))
+    for name in toggles.detach:
+        stmt = _last_assignment(tree, name)
+        if stmt is None:
+            notes.append(f"detach: no top-level assignment to {name!r}")
+            continue
+        inserts.append((stmt.end_lineno or stmt.lineno,
+                        f"{name} = {name}.detach()  # autoviz: cut the graph here"))
+    for name in toggles.retain:
+        stmt = _last_assignment(tree, name)
+        if stmt is None:
+            notes.append(f"retain_grad: no top-level assignment to {name!r}")
+            continue
+        inserts.append((stmt.end_lineno or stmt.lineno, f"{name}.retain_grad()"))
+    for after, text in sorted(inserts, key=lambda item: -item[0]):
+        lines.insert(after, text)
+    text = "\n".join(lines) + "\n"
+    if toggles.no_grad == "off":
+        return text, notes
+    return _wrap_no_grad(text, toggles.no_grad, notes), notes
+
+
+def _wrap_no_grad(source: str, where: str | int, notes: list[str]) -> str:
+    tree = ast.parse(source)
+    body = [s for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
+    if where != "all":
+        line = int(where)
+        body = [s for s in body if s.lineno <= line <= (s.end_lineno or s.lineno)]
+        if not body:
+            notes.append(f"no_grad: line {line} is not a statement of the program")
+            return source
+    if not body:
+        return source
+    first, last = body[0].lineno, body[-1].end_lineno or body[-1].lineno
+    lines = source.splitlines()
+    wrapped = [INDENT + line if line.strip() else line for line in lines[first - 1:last]]
+    lines[first - 1:last] = ["with torch.no_grad():  # autoviz: no_grad", *wrapped]
+    return "\n".join(lines) + "\n"
+
+
+def statement_lines(source: str) -> list[tuple[int, str]]:
+    """Top-level statements (not imports) as (line, text), for a "no_grad around" picker."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    lines = source.splitlines()
+    return [(s.lineno, lines[s.lineno - 1].strip()) for s in tree.body
+            if not isinstance(s, ast.Import | ast.ImportFrom)]

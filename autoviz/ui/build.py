@@ -1,0 +1,102 @@
+"""Sidebar: presets, the expression form, the one-layer network form."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from autoviz.forms import (
+    ACTIVATIONS,
+    DTYPES,
+    INITS,
+    LOSSES,
+    FormError,
+    Leaf,
+    Network,
+    expression_program,
+    network_program,
+)
+from autoviz.presets import PRESETS
+from autoviz.ui.state import set_program
+
+_LEAVES = pd.DataFrame([
+    {"name": "a", "init": "value", "value": "2.", "requires_grad": True, "dtype": "float32"},
+    {"name": "b", "init": "value", "value": "-3.", "requires_grad": True, "dtype": "float32"},
+    {"name": "c", "init": "value", "value": "10.", "requires_grad": False, "dtype": "float32"},
+])
+
+
+def _load_preset() -> None:
+    preset = PRESETS[st.session_state.preset]
+    set_program(preset.code, preset.root)
+
+
+def _load_fix() -> None:
+    preset = PRESETS[st.session_state.preset]
+    if preset.fix:
+        set_program(preset.fix, "loss")
+
+
+def presets_section() -> None:
+    """Preset picker; loading one replaces the program (which the user can then edit)."""
+    st.selectbox("Preset", list(PRESETS), key="preset", on_change=_load_preset,
+                 format_func=lambda key: PRESETS[key].title)
+    preset = PRESETS[st.session_state.preset]
+    st.caption(preset.note)
+    if preset.fix:
+        st.button("Show the fix", on_click=_load_fix, key="load_fix")
+
+
+def _submit_expression(table: pd.DataFrame) -> None:
+    try:
+        leaves = [Leaf(str(r["name"]), str(r["init"]), str(r["value"]),
+                       bool(r["requires_grad"]), str(r["dtype"]))
+                  for r in table.to_dict("records") if str(r.get("name") or "").strip()]
+        code = expression_program(leaves, st.session_state.expr_text,
+                                  st.session_state.expr_out)
+    except FormError as exc:
+        st.session_state.form_error = f"Expression form: {exc}"
+        return
+    set_program(code, st.session_state.expr_out.strip())
+
+
+def expression_section() -> None:
+    """Leaves and one expression -> a program."""
+    with st.expander("Expression form"):
+        table = st.data_editor(
+            _LEAVES, num_rows="dynamic", key="expr_leaves", hide_index=True,
+            column_config={
+                "init": st.column_config.SelectboxColumn(options=list(INITS), required=True),
+                "dtype": st.column_config.SelectboxColumn(options=list(DTYPES), required=True),
+                "value": st.column_config.TextColumn(
+                    help="value: a number or list like [1., 2.]; other inits: a shape, 3, 2"),
+            })
+        st.text_input("Expression", value="(a * b + c) ** 2", key="expr_text")
+        st.text_input("Output name", value="out", key="expr_out")
+        st.button("Write program", key="expr_go", on_click=_submit_expression, args=(table,))
+
+
+def _submit_network() -> None:
+    s = st.session_state
+    try:
+        code = network_program(Network(int(s.net_in), int(s.net_out), int(s.net_batch),
+                                       s.net_act, s.net_loss, int(s.net_seed)))
+    except FormError as exc:
+        s.form_error = f"Network form: {exc}"
+        return
+    set_program(code, "loss")
+
+
+def network_section() -> None:
+    """One-layer network x @ w + b, activation, loss -> a program."""
+    with st.expander("One-layer network form"):
+        cols = st.columns(3)
+        cols[0].number_input("Inputs", 1, 512, 3, key="net_in")
+        cols[1].number_input("Outputs", 1, 512, 2, key="net_out")
+        cols[2].number_input("Batch", 1, 1024, 4, key="net_batch")
+        st.selectbox("Activation", ACTIVATIONS, key="net_act")
+        st.selectbox("Loss", LOSSES, key="net_loss", format_func=lambda v: {
+            "bce_with_logits": "BCE with logits", "mse": "MSE",
+            "cross_entropy": "cross-entropy"}[v])
+        st.number_input("Seed", 0, 2**31 - 1, 0, key="net_seed")
+        st.button("Write program", key="net_go", on_click=_submit_network)

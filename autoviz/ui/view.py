@@ -1,0 +1,282 @@
+"""The main page: editor, graph, stepper, step panel, tables, toggles, comparison."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from autoviz.edits import Toggles, statement_lines
+from autoviz.graph import preview
+from autoviz.render import to_dot
+from autoviz.study import (
+    BACKWARD,
+    ZERO,
+    Comparison,
+    Study,
+    frame,
+    leaf_names,
+    manual_call,
+)
+from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
+from autoviz.ui.state import reset_run
+
+GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
+LEGEND = ("**Legend** — grey: `grad_fn` node · blue: leaf (`AccumulateGrad`) · thick border: "
+          "the root · amber: the step now · green: done · dashed: gradient arriving · "
+          "`None`: an input that needs no grad · arrows follow `next_functions`")
+
+
+def _apply_editor() -> None:
+    st.session_state.code = st.session_state.editor
+    st.session_state.step = 0
+    st.session_state.actions = ()
+
+
+def editor_section() -> str:
+    """The program itself: the single source of truth for what is drawn."""
+    st.text_area("Program (PyTorch)", key="editor", height=260, on_change=_apply_editor,
+                 help="Edit freely; press Ctrl+Enter (or click outside) to run it.")
+    return st.session_state.code
+
+
+def error_box(title: str, message: str) -> None:
+    st.error(f"**{title}**  \n{message}", icon="⚠️")
+
+
+def backward_section(study: Study) -> None:
+    """Which tensor to call backward on, its gradient argument, retain_graph."""
+    roots = list(study.roots)
+    if roots:
+        index = roots.index(study.root) if study.root in roots else 0
+        st.selectbox("Call backward on", roots, index=index, key="root_pick",
+                     on_change=_pick_root)
+        value = study.program.namespace.get(study.root) if study.program else None
+        if value is not None and value.numel() != 1:
+            st.text_input("gradient= (non-scalar root)", key="gradient",
+                          placeholder=f"torch.ones({', '.join(map(str, value.shape))})",
+                          on_change=reset_run,
+                          help="Leave empty to see torch's own error for a non-scalar root.")
+    st.checkbox("Show saved tensors (_saved_*)", key="show_saved")
+    st.checkbox("retain_graph=True", key="retain", on_change=reset_run,
+                help="Off: the first backward frees the graph's buffers, and a second "
+                     "backward fails with torch's own error.")
+
+
+def _pick_root() -> None:
+    st.session_state.root = st.session_state.root_pick
+    st.session_state.gradient = ""
+    reset_run()
+
+
+def toggles_section(study: Study) -> Toggles:
+    """no_grad / detach / requires_grad / retain_grad, as program rewrites."""
+    program = study.program
+    names = program.tensors() if program else {}
+    intermediates = [n for n, t in names.items() if t.grad_fn is not None]
+    leaves = [n for n, t in names.items() if t.is_leaf and t.requires_grad]
+    frozen_options = sorted(set(leaves) | set(st.session_state.frozen))
+    lines = statement_lines(study.source)
+    st.radio("torch.no_grad()", ["off", "all", "line"], key="no_grad", horizontal=True,
+             on_change=reset_run, help="Around the whole computation, or around one line.")
+    no_grad: str | int = st.session_state.no_grad
+    if no_grad == "line" and lines:
+        line = st.selectbox("no_grad around line", [n for n, _ in lines],
+                            format_func=lambda n: f"{n}: {dict(lines)[n][:40]}",
+                            key="no_grad_line", on_change=reset_run)
+        no_grad = int(line) if line is not None else "off"
+    elif no_grad == "line":
+        no_grad = "off"
+    _keep_options("detach", intermediates)
+    _keep_options("retain_grad", intermediates)
+    _keep_options("frozen", frozen_options)
+    st.multiselect(".detach() at", intermediates, key="detach", on_change=reset_run)
+    st.multiselect("requires_grad off (frozen)", frozen_options, key="frozen",
+                   on_change=reset_run)
+    st.multiselect("retain_grad() on", intermediates, key="retain_grad", on_change=reset_run)
+    return Toggles(no_grad, tuple(st.session_state.detach), tuple(st.session_state.frozen),
+                   tuple(st.session_state.retain_grad))
+
+
+def _keep_options(key: str, options: list[str]) -> None:
+    st.session_state[key] = [v for v in st.session_state[key] if v in options]
+
+
+def _step_to(k: int) -> None:
+    st.session_state.step = k
+
+
+def stepper_section(n: int) -> int:
+    """Reset / Prev / Next / Run to end, keyboard ←/→, and a slider. Step 0: before."""
+    k = max(0, min(int(st.session_state.step), n))
+    st.session_state.step = k
+    cols = st.columns([1.2, 1.2, 1.2, 1.5, 3])
+    cols[0].button("⏮ Reset", on_click=_step_to, args=(0,), disabled=k == 0,
+                   shortcut="Home", key="reset")
+    cols[1].button("◀ Prev", on_click=_step_to, args=(k - 1,), disabled=k == 0,
+                   shortcut="Left", key="prev")
+    cols[2].button("Next ▶", on_click=_step_to, args=(k + 1,), disabled=k >= n,
+                   shortcut="Right", key="next", type="primary")
+    cols[3].button("Run to end ⏭", on_click=_step_to, args=(n,), disabled=k >= n,
+                   shortcut="End", key="end")
+    if n:
+        cols[4].slider("Step", 0, n, key="step", label_visibility="collapsed")
+    return int(st.session_state.step)
+
+
+def graph_section(study: Study, k: int) -> None:
+    """The autograd graph, with the replay's state at step ``k``."""
+    assert study.graph is not None
+    saved = bool(st.session_state.get("show_saved"))
+    if study.trace is not None:
+        shown = frame(study.trace, k)
+        dot = to_dot(study.graph, shown.status, shown.notes, saved=saved)
+    else:
+        dot = to_dot(study.graph, saved=saved)
+    st.graphviz_chart(dot, width="stretch", height=GRAPH_HEIGHT)
+    st.caption(LEGEND)
+
+
+def step_panel(study: Study, k: int) -> None:
+    """What step ``k`` received, from whom, what it passed on, and the manual call."""
+    trace = study.trace
+    assert trace is not None
+    n = len(trace.steps)
+    if k == 0:
+        root = study.root or "the root"
+        grad = f"gradient={study.gradient_code}" if study.gradient_code else (
+            "an implicit gradient of 1")
+        start = trace.graph.node(trace.graph.roots[0]).name
+        st.markdown(f"#### Step 0 of {n}: before backward\n"
+                    f"`{root}.backward()` will start at `{start}` with {grad}. Press "
+                    "**Next ▶** (or →) to let torch's engine run one node.")
+        return
+    step = trace.steps[k - 1]
+    node = trace.graph.node(step.node_id)
+    title = node.tensor.name if node.tensor and node.tensor.name else ""
+    st.markdown(f"#### Step {k} of {n}: `{node.name}`" + (f" — `{title}`" if title else ""))
+    st.caption(f"torch's name: `{step.name}` · reached as `{step.path}`")
+    received = ", ".join(preview(g) for g in step.grad_outputs)
+    st.markdown(f"**Received** (`grad_outputs`): `{received}`")
+    if len(step.fan_in) > 1 or (step.fan_in and step.fan_in[0].from_node is not None
+                                and len(step.fan_in) > 1):
+        parts = [f"`{trace.graph.node(c.from_node).name}` ({c.from_node}) sent "
+                 f"`{preview(c.grad)}`" if c.from_node else f"backward() gave `{preview(c.grad)}`"
+                 for c in step.fan_in]
+        st.markdown("Summed by the engine from: " + "; ".join(parts))
+    elif step.fan_in:
+        c = step.fan_in[0]
+        source = "backward()'s gradient" if c.from_node is None else (
+            f"`{trace.graph.node(c.from_node).name}` ({c.from_node}), slot {c.index}")
+        st.markdown(f"From: {source}")
+    if node.kind == "leaf":
+        name = node.tensor.name if node.tensor and node.tensor.name else "the leaf"
+        st.markdown(f"**Accumulates** into `{name}.grad` (AccumulateGrad has no "
+                    "`next_functions`).")
+    else:
+        rows = []
+        for index, (dst, grad) in enumerate(zip(step.next_ids, step.grad_inputs)):
+            target = trace.graph.node(dst)
+            label = "None" if target.kind == "none" else f"{target.name} ({dst})"
+            shrink = _broadcast_note(step.grad_outputs, grad)
+            rows.append(f"| [{index}] | {label} | `{preview(grad)}` | {shrink} |")
+        st.markdown("**Passes on** (`grad_inputs`), one per `next_functions` entry:\n\n"
+                    "| slot | to | gradient | note |\n|---|---|---|---|\n" + "\n".join(rows))
+    call = manual_call(study, k)
+    if call is not None:
+        st.markdown("**The same step by hand:**")
+        st.code(call.code + ("\n# returns\n" + call.result if call.called else
+                             f"\n# {call.result}"), language="python")
+
+
+def _broadcast_note(received: tuple, grad: object) -> str:
+    import torch
+
+    out = received[0] if received else None
+    if isinstance(out, torch.Tensor) and isinstance(grad, torch.Tensor) \
+            and grad.numel() < out.numel():
+        return f"summed over broadcast: {tuple(out.shape)} → {tuple(grad.shape)}"
+    return ""
+
+
+def tables_section(study: Study) -> None:
+    """Tensors, nodes, steps and leaf grads, each downloadable as CSV."""
+    tabs = st.tabs(["Tensors", "Nodes", "Steps", "Leaf gradients"])
+    frames = [("tensors", tensors_table(study.program) if study.program else None),
+              ("nodes", nodes_table(study.graph) if study.graph else None),
+              ("steps", steps_table(study.trace) if study.trace else None),
+              ("leaf_grads", leaf_grads_table(study.trace) if study.trace else None)]
+    for tab, (name, table) in zip(tabs, frames):
+        with tab:
+            if table is None:
+                st.caption("Nothing to show yet.")
+                continue
+            st.dataframe(table, hide_index=True, use_container_width=True)
+            st.download_button(f"Download {name}.csv", table.to_csv(index=False),
+                               file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}")
+
+
+def _add_action(action: str) -> None:
+    st.session_state.actions = (*st.session_state.actions, action)
+
+
+def accumulation_section(study: Study) -> None:
+    """Backward again (accumulates, or torch's error without retain_graph); zero_()."""
+    if study.trace is None or study.program is None:
+        return
+    cols = st.columns([1.4, 1.2, 0.8])
+    cols[0].button("Backward again", on_click=_add_action, args=(BACKWARD,), key="again")
+    cols[1].button(".grad.zero_()", on_click=_add_action, args=(ZERO,), key="zero")
+    cols[2].button("Clear", on_click=reset_run, key="clear_actions",
+                   disabled=not study.passes)
+    leaves = leaf_names(study.program)
+    first = {n: preview(t) for n, t in ((n, study.trace.leaf_grads.get(_leaf_id(study, n)))
+                                        for n in leaves)}
+    lines = [f"# after the recorded backward: {_grads(first)}"]
+    for p in study.passes:
+        lines.append(p.code)
+        lines.append(f"# {p.error}" if p.error else f"#   -> {_grads(p.grads)}")
+    st.code("\n".join(lines), language="python", wrap_lines=True)
+    for p in study.passes:
+        if p.error:
+            error_box("torch refused the second backward", p.error)
+
+
+def _leaf_id(study: Study, name: str) -> str:
+    assert study.trace is not None
+    for node in study.trace.graph.leaves():
+        if node.tensor and node.tensor.name == name:
+            return node.id
+    return ""
+
+
+def _grads(grads: dict[str, str]) -> str:
+    return ", ".join(f"{n}.grad = {g}" for n, g in grads.items()) or "(no leaves)"
+
+
+def comparison_section(before: Study, after: Study, result: Comparison) -> None:
+    """Before / after a toggle, side by side."""
+    st.subheader("Before / after the toggles")
+    cols = st.columns(2)
+    for col, study, title in ((cols[0], before, "Before"), (cols[1], after, "After")):
+        with col:
+            st.markdown(f"**{title}**")
+            if study.graph is not None:
+                st.graphviz_chart(to_dot(study.graph), use_container_width=True)
+            elif study.error is not None:
+                error_box("The program fails", str(study.error))
+            elif study.backward_error:
+                error_box("No graph", study.backward_error)
+    facts = []
+    if result.vanished:
+        facts.append("Nodes gone: " + ", ".join(f"`{v}`" for v in result.vanished))
+    if result.appeared:
+        facts.append("Nodes new: " + ", ".join(f"`{v}`" for v in result.appeared))
+    if result.lost_grad:
+        facts.append("Leaves that now get `None`: " + ", ".join(f"`{v}`"
+                                                                for v in result.lost_grad))
+    facts.append(f"Root value: `{result.root_before}` → `{result.root_after}`")
+    st.markdown("\n".join(f"- {f}" for f in facts))
+    if result.grads:
+        import pandas as pd
+
+        st.dataframe(pd.DataFrame(result.grads, columns=["leaf", "grad before", "grad after"]),
+                     hide_index=True)
