@@ -27,7 +27,8 @@ def run() -> None:
         build.presets_section()
         build.expression_section()
         build.network_section()
-    st.markdown("## autoviz <small>— PyTorch's autograd, node by node</small>",
+    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}</style>")
+    st.markdown("### autoviz <small>— PyTorch's autograd, node by node</small>",
                 unsafe_allow_html=True)
     if s.form_error:
         view.error_box("That form value can't become a program", s.form_error)
@@ -56,7 +57,7 @@ def run() -> None:
     study = shown
     if toggles.active() and base.ok:
         edited, notes = apply_toggles(s.code, toggles)
-        study = cached_study(edited, s.root, s.gradient, s.retain, s.actions)
+        study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
         for note in notes:
             st.caption(note)
     with bottom_left:
@@ -64,9 +65,10 @@ def run() -> None:
         if study is not shown:
             st.markdown("**The program with your toggles** (this is what is drawn):")
             st.code(study.source, language="python", line_numbers=True)
-    with top_left:
-        n = len(study.trace.steps) if study.trace else 0
+    n = len(study.trace.steps) if study.trace else 0
+    with top_right:
         k = view.stepper_section(n) if study.trace else 0
+    with top_left:
         if study.error is not None:
             view.error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
@@ -76,7 +78,7 @@ def run() -> None:
     with top_right:
         if study.trace is not None:
             view.step_panel(study, k)
-            if k == len(study.trace.steps):
+            if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(leaf_grads_table(study.trace), hide_index=True)
             view.accumulation_section(study)

@@ -99,7 +99,10 @@ def make_study(source: str, root: str | None = None, gradient: str | None = None
         if isinstance(tensor, torch.Tensor):
             study.passes = tuple(_replay(study, tensor, None, retain_graph, actions))
         return study
-    study.root = root if root in study.roots else (study.roots[0] if study.roots else None)
+    if root is not None and isinstance(program.namespace.get(root), torch.Tensor):
+        study.root = root  # even without grad: backward then shows torch's own error
+    else:
+        study.root = study.roots[0] if study.roots else None
     if study.root is None:
         study.backward_error = ("no tensor here requires grad, so there is no autograd graph "
                                 "(set requires_grad=True on a leaf)")

@@ -108,17 +108,19 @@ def stepper_section(n: int) -> int:
     """Reset / Prev / Next / Run to end, keyboard ←/→, and a slider. Step 0: before."""
     k = max(0, min(int(st.session_state.step), n))
     st.session_state.step = k
-    cols = st.columns([1.2, 1.2, 1.2, 1.5, 3])
-    cols[0].button("⏮ Reset", on_click=_step_to, args=(0,), disabled=k == 0,
-                   shortcut="Home", key="reset")
-    cols[1].button("◀ Prev", on_click=_step_to, args=(k - 1,), disabled=k == 0,
-                   shortcut="Left", key="prev")
-    cols[2].button("Next ▶", on_click=_step_to, args=(k + 1,), disabled=k >= n,
-                   shortcut="Right", key="next", type="primary")
-    cols[3].button("Run to end ⏭", on_click=_step_to, args=(n,), disabled=k >= n,
-                   shortcut="End", key="end")
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("", on_click=_step_to, args=(0,), disabled=k == 0, shortcut="Home",
+               key="reset", icon=":material/first_page:", help="Reset: step 0, before backward")
+    row.button("Prev", on_click=_step_to, args=(k - 1,), disabled=k == 0, shortcut="Left",
+               key="prev", icon=":material/chevron_left:")
+    row.button("Next", on_click=_step_to, args=(k + 1,), disabled=k >= n, shortcut="Right",
+               key="next", type="primary", icon=":material/chevron_right:",
+               icon_position="right")
+    row.button("", on_click=_step_to, args=(n,), disabled=k >= n, shortcut="End",
+               key="end", icon=":material/last_page:", help="Run to end")
     if n:
-        cols[4].slider("Step", 0, n, key="step", label_visibility="collapsed")
+        st.slider("Step", 0, n, key="step", label_visibility="collapsed",
+                  help="Step 0 is before backward.")
     return int(st.session_state.step)
 
 
@@ -184,7 +186,7 @@ def step_panel(study: Study, k: int) -> None:
     if call is not None:
         st.markdown("**The same step by hand:**")
         st.code(call.code + ("\n# returns\n" + call.result if call.called else
-                             f"\n# {call.result}"), language="python")
+                             f"\n# {call.result}"), language="python", wrap_lines=True)
 
 
 def _broadcast_note(received: tuple, grad: object) -> str:
@@ -209,7 +211,7 @@ def tables_section(study: Study) -> None:
             if table is None:
                 st.caption("Nothing to show yet.")
                 continue
-            st.dataframe(table, hide_index=True, use_container_width=True)
+            st.dataframe(table, hide_index=True, width="stretch")
             st.download_button(f"Download {name}.csv", table.to_csv(index=False),
                                file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}")
 
@@ -222,11 +224,10 @@ def accumulation_section(study: Study) -> None:
     """Backward again (accumulates, or torch's error without retain_graph); zero_()."""
     if study.trace is None or study.program is None:
         return
-    cols = st.columns([1.4, 1.2, 0.8])
-    cols[0].button("Backward again", on_click=_add_action, args=(BACKWARD,), key="again")
-    cols[1].button(".grad.zero_()", on_click=_add_action, args=(ZERO,), key="zero")
-    cols[2].button("Clear", on_click=reset_run, key="clear_actions",
-                   disabled=not study.passes)
+    row = st.container(horizontal=True)
+    row.button("Backward again", on_click=_add_action, args=(BACKWARD,), key="again")
+    row.button(".grad.zero_()", on_click=_add_action, args=(ZERO,), key="zero")
+    row.button("Clear", on_click=reset_run, key="clear_actions", disabled=not study.passes)
     leaves = leaf_names(study.program)
     first = {n: preview(t) for n, t in ((n, study.trace.leaf_grads.get(_leaf_id(study, n)))
                                         for n in leaves)}
@@ -260,7 +261,7 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
         with col:
             st.markdown(f"**{title}**")
             if study.graph is not None:
-                st.graphviz_chart(to_dot(study.graph), use_container_width=True)
+                st.graphviz_chart(to_dot(study.graph), width="stretch")
             elif study.error is not None:
                 error_box("The program fails", str(study.error))
             elif study.backward_error:

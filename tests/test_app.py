@@ -1,0 +1,267 @@
+"""The page, driven without a browser (streamlit.testing.v1.AppTest)."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from autoviz import interp
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def dot(at, index=0):
+    return at.get("graphviz_chart")[index].proto.spec
+
+
+def errors(at):
+    return [e.value for e in at.error]
+
+
+def markdown(at):
+    return "\n".join(m.value for m in at.markdown)
+
+
+def table(at, column):
+    """The first dataframe on the page with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def set_code(at, code):
+    at.text_area(key="editor").set_value(code).run()
+    assert not at.exception
+
+
+def test_landing_page_shows_the_scalar_graph_without_a_click(app):
+    spec = dot(app)
+    for text in ("O = 5*a**2", "MulBackward0", "PowBackward0", "AccumulateGrad", "None",
+                 "[45.]"):
+        assert text in spec
+    assert not errors(app)
+    assert "Step 0 of 3: before backward" in markdown(app)
+
+
+def test_stepping_forward_back_reset_and_to_the_end(app):
+    app.button(key="next").click().run()
+    assert app.session_state.step == 1
+    assert "Step 1 of 3: `MulBackward0`" in markdown(app)
+    assert 'fillcolor="#ffca28"' in dot(app)  # the current node
+    app.button(key="next").click().run()
+    assert "O.grad_fn.next_functions[0][0](torch.tensor([5.]))" in "\n".join(
+        c.value for c in app.code)
+    assert "tensor([30.], grad_fn=<MulBackward0>)" in "\n".join(c.value for c in app.code)
+    app.button(key="prev").click().run()
+    assert app.session_state.step == 1
+    app.button(key="end").click().run()
+    assert app.session_state.step == 3
+    spec = dot(app)
+    assert "grad [30.]" in spec
+    grads = table(app, "leaf")
+    assert list(grads["leaf"]) == ["a"] and list(grads["grad"]) == ["[30.]"]
+    app.button(key="reset").click().run()
+    assert app.session_state.step == 0
+    app.slider[0].set_value(2).run()
+    assert "Step 2 of 3: `PowBackward0`" in markdown(app)
+
+
+def test_stepping_replays_without_running_the_program_again(app, monkeypatch):
+    st.cache_resource.clear()
+    runs = []
+    original = interp.Interpreter.run
+
+    def counting(self, tree):
+        runs.append(1)
+        return original(self, tree)
+
+    monkeypatch.setattr(interp.Interpreter, "run", counting)
+    app.run()
+    first = len(runs)
+    assert first >= 1
+    for key in ("next", "next", "prev", "end", "reset"):
+        app.button(key=key).click().run()
+    assert len(runs) == first
+
+
+@pytest.mark.parametrize("key,root,node", [
+    ("seed_network", "loss", "BinaryCrossEntropyWithLogitsBackward0"),
+    ("tutorial_network", "loss", "BinaryCrossEntropyWithLogitsBackward0"),
+    ("neuron", "o", "TanhBackward0"),
+    ("mlp", "loss", "NllLossBackward0"),
+])
+def test_presets_draw_their_graph(app, key, root, node):
+    app.selectbox(key="preset").set_value(key).run()
+    assert not app.exception and not errors(app)
+    assert node in dot(app)
+    assert app.session_state.code.strip().splitlines()[-1].startswith(f"{root} = ")
+
+
+@pytest.mark.parametrize("key,message,line", [
+    ("mistake_typo", "TypeError: randn() received an invalid combination of arguments", 8),
+    ("mistake_shapes", "ValueError: Target size (torch.Size([3])) must be the same as input "
+                       "size (torch.Size([5]))", 12),
+    ("mistake_detach", "TypeError: 'bool' object is not callable", 14),
+])
+def test_common_mistakes_show_torchs_error_and_the_fix(app, key, message, line):
+    app.selectbox(key="preset").set_value(key).run()
+    (error,) = errors(app)
+    assert message in error and f"Line {line}" in error
+    app.button(key="load_fix").click().run()
+    assert not errors(app)
+    assert "AccumulateGrad" in dot(app)
+
+
+def test_fixed_detach_mistake_leaves_w_and_b_without_grad(app):
+    app.selectbox(key="preset").set_value("mistake_detach").run()
+    app.button(key="load_fix").click().run()
+    app.button(key="end").click().run()
+    tensors = table(app, "is_leaf").set_index("name")
+    assert tensors.loc["w", "grad"] == "None" and tensors.loc["b", "grad"] == "None"
+
+
+def test_expression_form_writes_the_program(app):
+    app.text_input(key="expr_text").set_value("(a * b + c) ** 2")
+    app.button(key="expr_go").click().run()
+    code = app.session_state.code
+    assert "a = torch.tensor(2., requires_grad=True)" in code
+    assert "c = torch.tensor(10.)" in code
+    assert "out = (a * b + c) ** 2" in code
+    assert app.text_area(key="editor").value == code
+    spec = dot(app)
+    assert "PowBackward0" in spec and "out = (a * b + c) ** 2" in spec
+    app.button(key="end").click().run()
+    grads = table(app, "leaf").set_index("leaf")["grad"]
+    # d/da (ab+c)^2 = 2(ab+c)b = 2*4*(-3) = -24; d/db = 2*4*2 = 16
+    assert grads["a"] == "-24." and grads["b"] == "16."
+
+
+def test_expression_form_rejects_a_bad_name(app):
+    app.text_input(key="expr_out").set_value("2out")
+    app.button(key="expr_go").click().run()
+    (error,) = errors(app)
+    assert "output name" in error and "'2out'" in error
+    assert "O = 5*a**2" in dot(app)  # what the user had stays
+
+
+def test_network_form_writes_the_program(app):
+    app.selectbox(key="net_act").set_value("relu")
+    app.selectbox(key="net_loss").set_value("cross_entropy")
+    app.number_input(key="net_out").set_value(3)
+    app.button(key="net_go").click().run()
+    code = app.session_state.code
+    assert "z = x @ w + b" in code and "a = torch.relu(z)" in code
+    assert "loss = F.cross_entropy(a, y)" in code
+    spec = dot(app)
+    assert "ReluBackward0" in spec and "AddmmBackward0" not in spec
+
+
+def test_bad_program_names_the_line_and_keeps_the_last_graph(app):
+    set_code(app, "import torch\na = torch.tensor([3.], requires_grad=True)\nimport os\n")
+    (error,) = errors(app)
+    assert "Line 3 is not allowed" in error and "only torch can be imported" in error
+    assert "O = 5*a**2" in dot(app)
+    set_code(app, "import torch\nx = torch.ones(2, 3)\ny = x.view(5)\n")
+    (error,) = errors(app)
+    assert "Line 3 fails" in error and "RuntimeError: shape '[5]' is invalid" in error
+    assert "O = 5*a**2" in dot(app)
+
+
+def test_no_grad_around_everything_shows_torchs_backward_error(app):
+    app.radio(key="no_grad").set_value("all").run()
+    code = "\n".join(c.value for c in app.code)
+    assert "with torch.no_grad():" in code
+    assert any("element 0 of tensors does not require grad" in e for e in errors(app))
+
+
+def test_no_grad_around_one_line(app):
+    app.selectbox(key="preset").set_value("seed_network").run()
+    app.radio(key="no_grad").set_value("line").run()
+    app.selectbox(key="no_grad_line").set_value(7).run()  # z = torch.matmul(x, w)+b
+    code = "\n".join(c.value for c in app.code)
+    assert "with torch.no_grad():  # autoviz: no_grad\n    z = torch.matmul(x, w)+b" in code
+    assert "Leaves that now get `None`: `w`, `b`" in markdown(app)
+
+
+def test_detach_toggle_cuts_the_graph_and_compares(app):
+    app.selectbox(key="preset").set_value("seed_network").run()
+    app.multiselect(key="detach").select("z").run()
+    code = "\n".join(c.value for c in app.code)
+    assert "z = z.detach()  # autoviz: cut the graph here" in code
+    text = markdown(app)
+    assert "Before / after" in "\n".join(s.value for s in app.subheader)
+    assert "Nodes gone:" in text and "AccumulateGrad (w)" in text
+    assert any("element 0 of tensors does not require grad" in e for e in errors(app))
+
+
+def test_frozen_parameter_gets_no_grad(app):
+    app.selectbox(key="preset").set_value("seed_network").run()
+    app.multiselect(key="frozen").select("w").run()
+    code = "\n".join(c.value for c in app.code)
+    assert "w = torch.randn(3, 2, requires_grad=False)" in code
+    assert "Leaves that now get `None`: `w`" in markdown(app)
+    assert "AccumulateGrad (w)" in markdown(app)  # the vanished node
+
+
+def test_retain_grad_toggle_keeps_an_intermediate_grad(app):
+    app.selectbox(key="preset").set_value("seed_network").run()
+    tensors = table(app, "is_leaf").set_index("name")
+    assert "UserWarning: The .grad attribute of a Tensor that is not a leaf" in \
+        tensors.loc["z", "grad"]
+    app.multiselect(key="retain_grad").select("z").run()
+    tensors = table(app, "is_leaf").set_index("name")
+    assert tensors.loc["z", "retains_grad"]
+    assert not tensors.loc["z", "grad"].startswith("None")
+
+
+def test_backward_again_accumulates_and_zero_resets(app):
+    app.button(key="again").click().run()
+    code = "\n".join(c.value for c in app.code)
+    assert "O.backward(retain_graph=True)" in code and "a.grad = [60.]" in code
+    app.button(key="zero").click().run()
+    assert "a.grad = [0.]" in "\n".join(c.value for c in app.code)
+    app.button(key="again").click().run()
+    assert code.count("a.grad = [60.]") == 1
+    assert "#   -> a.grad = [30.]" in "\n".join(c.value for c in app.code)
+
+
+def test_second_backward_without_retain_graph_shows_torchs_error(app):
+    app.checkbox(key="retain").uncheck().run()
+    app.button(key="again").click().run()
+    assert any("Trying to backward through the graph a second time" in e
+               for e in errors(app))
+
+
+def test_non_scalar_root_needs_a_gradient(app):
+    set_code(app, "import torch\nx = torch.tensor([1., 2., 3.], requires_grad=True)\n"
+                  "y = x * 2\n")
+    app.selectbox(key="root_pick").set_value("y").run()
+    assert any("grad can be implicitly created only for scalar outputs" in e
+               for e in errors(app))
+    app.text_input(key="gradient").set_value("torch.tensor([1., 10., 100.])").run()
+    assert not errors(app)
+    app.button(key="end").click().run()
+    grads = table(app, "leaf").set_index("leaf")["grad"]
+    assert grads["x"] == "[2., 20., 200.]"
+
+
+def test_bad_gradient_is_reported(app):
+    set_code(app, "import torch\nx = torch.tensor([1., 2.], requires_grad=True)\ny = x * 2\n")
+    app.selectbox(key="root_pick").set_value("y").run()
+    app.text_input(key="gradient").set_value("open('x')").run()
+    assert any("gradient:" in e and "not available" in e for e in errors(app))
+
+
+def test_program_that_calls_backward_itself_is_stepped_as_it_ran(app):
+    set_code(app, "import torch\na = torch.tensor([2.], requires_grad=True)\nO = 5*a**2\n"
+                  "O.backward()\nprint(a.grad)\n")
+    assert "tensor([20.])" in "\n".join(c.value for c in app.code)
+    app.button(key="end").click().run()
+    assert "grad [20.]" in dot(app)

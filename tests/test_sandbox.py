@@ -1,0 +1,632 @@
+"""Hostile programs against :func:`autoviz.run_program`.
+
+The demo runs programs written by anyone, so every case here is something an attacker
+(or a careless user) might type: reaching Python's or torch's internals, getting hold of
+a module or function as a value, syntax autoviz does not support, programs that would
+eat the machine's memory or CPU, and programs that would leave something behind (files,
+process-wide torch state). Each must end in :class:`autoviz.ProgramError` with a line
+number and a message in plain words, quickly, and without doing the work first.
+
+Hostile runs happen under a lowered address-space limit (:func:`memory_ceiling`), so a
+case that slips past autoviz fails fast with ENOMEM instead of taking the machine's
+memory. The one case that can only be stopped by autoviz's clock runs in a forked child
+that is killed at the time bound (:func:`run_forked`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import re
+import resource
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import torch
+
+from autoviz import Limits, Program, ProgramError, run_program
+
+FAST = 2.0  # seconds: a generous bound for any refusal
+GiB = 2**30
+PWNED = Path("/tmp/autoviz_pwned")
+T = "import torch\n"
+TF = "import torch\nimport torch.nn.functional as F\n"
+
+_TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"]*", line \d+')
+# Internal names such as _GradModeCall or _Lazy; a quoted user name ('__class__') is fine.
+_PRIVATE = re.compile(r"(?<![\w'\"])_[A-Za-z][A-Za-z0-9]*")
+_OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate|Cannot allocate|^MemoryError", re.I)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _vm_size() -> int | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"VmSize:\s+(\d+) kB", status)
+    return int(match.group(1)) * 1024 if match else None
+
+
+@contextlib.contextmanager
+def memory_ceiling(extra: int = 3 * GiB) -> Iterator[None]:
+    """Let this process map at most ``extra`` more bytes while the block runs."""
+    vm = _vm_size()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if vm is None or (hard != resource.RLIM_INFINITY and hard < vm + extra):
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (vm + extra, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def assert_plain(err: ProgramError, *, refused: bool | None = True) -> None:
+    """The error reads as plain words: no traceback, no internal names, a real message."""
+    message = err.message
+    assert isinstance(message, str) and message.strip(), f"empty message: {err!r}"
+    assert not _TRACEBACK.search(message), f"traceback text in message: {message!r}"
+    assert str(err).endswith(message)
+    if err.refused:
+        assert "\n" not in message.strip(), f"multi-line refusal: {message!r}"
+        assert " at 0x" not in message, f"object repr in message: {message!r}"
+        assert not _PRIVATE.search(message), f"internal name in message: {message!r}"
+    if refused is not None:
+        assert err.refused is refused, (
+            f"refused={err.refused!r}, expected {refused!r}: {err.lineno}: {message!r}")
+
+
+def assert_line(err: ProgramError, expected: Any) -> None:
+    allowed = expected if isinstance(expected, (set, frozenset)) else {expected}
+    assert err.lineno in allowed, (
+        f"line {err.lineno!r}, expected {sorted(allowed, key=str)}: {err.message!r}")
+
+
+def run_hostile(source: str, limits: Limits | None = None) -> tuple[ProgramError, float]:
+    """Run ``source`` under the memory ceiling; it must raise ProgramError."""
+    start = time.perf_counter()
+    with memory_ceiling(), pytest.raises(ProgramError) as info:
+        run_program(source, limits)
+    return info.value, time.perf_counter() - start
+
+
+def refused_quickly(source: str, lineno: Any, *, limits: Limits | None = None,
+                    refused: bool | None = True, seconds: float = FAST) -> ProgramError:
+    """``source`` is refused at ``lineno`` in under ``seconds``, before doing the work."""
+    err, elapsed = run_hostile(source, limits)
+    assert not _OUT_OF_MEMORY.search(err.message), (
+        f"autoviz let the allocation happen (it failed on its own): {err.message!r}")
+    assert_plain(err, refused=refused)
+    assert_line(err, lineno)
+    assert elapsed < seconds, f"took {elapsed:.2f} s (bound {seconds} s): {err.message!r}"
+    return err
+
+
+def _forked_child(conn: Any, source: str) -> None:
+    try:
+        run_program(source)
+        conn.send(("ran", None, None, ""))
+    except ProgramError as exc:
+        conn.send(("error", exc.lineno, exc.refused, exc.message))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as an escape
+        conn.send(("escaped", None, None, f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def run_forked(source: str, timeout: float) -> tuple[tuple | None, float]:
+    """Run ``source`` in a forked child, killed after ``timeout`` s; (result, elapsed)."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_forked_child, args=(sender, source), daemon=True)
+    start = time.perf_counter()
+    proc.start()
+    sender.close()
+    try:
+        result = receiver.recv() if receiver.poll(timeout) else None
+    finally:
+        elapsed = time.perf_counter() - start
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        receiver.close()
+    return result, elapsed
+
+
+def _print_options() -> tuple:
+    opts = torch._tensor_str.PRINT_OPTS
+    return (opts.precision, opts.threshold, opts.edgeitems, opts.linewidth, opts.sci_mode)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_torch_state() -> Iterator[None]:
+    """Whatever autoviz leaks in one case must not spill into the next (or other files)."""
+    grad, rng, opts = torch.is_grad_enabled(), torch.get_rng_state(), _print_options()
+    filters = list(warnings.filters)
+    yield
+    torch.set_grad_enabled(grad)
+    torch.set_rng_state(rng)
+    printer = torch._tensor_str.PRINT_OPTS
+    (printer.precision, printer.threshold, printer.edgeitems, printer.linewidth,
+     printer.sci_mode) = opts
+    warnings.filters[:] = filters
+
+
+# ---- escaping to Python's and torch's internals -------------------------------------
+
+ESCAPES = [
+    pytest.param("b = ().__class__.__bases__", 1, id="tuple-class-bases"),
+    pytest.param(T + "x = torch.ones(1)\nc = x.__class__", 3, id="tensor-class"),
+    pytest.param(T + "c = torch._C", 2, id="torch._C"),
+    pytest.param(T + "f = getattr(torch, 'ones')", 2, id="getattr"),
+    pytest.param("os = __import__('os')", 1, id="__import__"),
+    pytest.param("g = globals()", 1, id="globals"),
+    pytest.param("f = open('/tmp/f', 'w')", 1, id="open"),
+    pytest.param("import os", 1, id="import-os"),
+    pytest.param("from os import system", 1, id="from-os-import-system"),
+    pytest.param("import torch.hub", 1, id="import-torch.hub"),
+    pytest.param("from torch import hub", 1, id="from-torch-import-hub"),
+    pytest.param("from torch import *", 1, id="from-torch-import-star"),
+    pytest.param("import torch.utils.data", 1, id="import-torch.utils"),
+    pytest.param(T + "x = torch.load('/etc/passwd')", 2, id="torch.load"),
+    pytest.param(T + "torch.save(torch.ones(1), '/tmp/f')", 2, id="torch.save"),
+    pytest.param(T + "y = torch.ops.aten.add(torch.ones(1), 1)", 2, id="torch.ops"),
+    pytest.param(T + "m = torch.nn.Module()", 2, id="torch.nn.Module"),
+    pytest.param(T + "g = torch.compile(None)", 2, id="torch.compile"),
+    pytest.param(T + "j = torch.jit.script(None)", 2, id="torch.jit"),
+    pytest.param(T + "g = torch.autograd.grad(torch.ones(1), [])", 2, id="torch.autograd"),
+    pytest.param(TF + "d = F.__dict__", 3, id="F.__dict__"),
+    pytest.param(TF + "t = F.torch", 3, id="F.torch"),
+    pytest.param("import torch as t\nc = t._C", 2, id="aliased-torch._C"),
+    pytest.param(T + "t = type(torch.ones(1))", 2, id="type"),
+    pytest.param("r = eval('1')", 1, id="eval"),
+    pytest.param("exec('x = 1')", 1, id="exec"),
+    pytest.param("c = compile('1', 'f', 'eval')", 1, id="compile"),
+    pytest.param("v = vars()", 1, id="vars"),
+    pytest.param("d = dir()", 1, id="dir"),
+    pytest.param("l = locals()", 1, id="locals"),
+    pytest.param("breakpoint()", 1, id="breakpoint"),
+    pytest.param("s = input()", 1, id="input"),
+    pytest.param("o = object()", 1, id="object"),
+    pytest.param("help()", 1, id="help"),
+    pytest.param("s = print.__self__", 1, id="print.__self__"),
+    pytest.param("s = 'x'.format", 1, id="str.format"),
+    pytest.param("s = f'{().__class__}'", 1, id="fstring-dunder"),
+    pytest.param(T + "a = torch.ones(1).numpy()", 2, id="numpy"),
+    pytest.param(T + "p = torch.ones(1).data_ptr()", 2, id="data_ptr"),
+    pytest.param(T + "s = torch.ones(1).untyped_storage()", 2, id="storage"),
+    pytest.param(T + "x = torch.ones(1)\ny = x.apply_(print)", 3, id="apply_"),
+    pytest.param(T + "x = torch.ones(1, requires_grad=True)\nh = x.register_hook(print)", 3,
+                 id="tensor-register_hook"),
+    pytest.param(T + "x = torch.ones(1, requires_grad=True)\nn = (x * 2).grad_fn\n"
+                 "h = n.register_hook(print)", 4, id="node-register_hook"),
+    pytest.param(T + "x = torch.ones(1, requires_grad=True)\nn = (x * 2).grad_fn\n"
+                 "m = n.metadata", 4, id="node-metadata"),
+    pytest.param(T + "d = torch.float32.to_complex()", 2, id="dtype-method"),
+    pytest.param(T + "torch.set_default_dtype(torch.float64)", 2, id="set_default_dtype"),
+    pytest.param(T + "torch.set_num_threads(64)", 2, id="set_num_threads"),
+    pytest.param(T + "x = torch.ones(1)\nx.__dict__['a'] = 1", 3, id="dunder-dict-assign"),
+    pytest.param("def f(a):\n    return a\nc = f.__code__", 3, id="function-__code__"),
+    pytest.param("def f(a):\n    return a\nb = f.body", 3, id="user-function-internals"),
+    pytest.param("e = enumerate([1])\ni = e.iterator", 2, id="lazy-internals"),
+    pytest.param(T + "r = torch.max(torch.ones(2), 0)\nc = r.count(1)", 3,
+                 id="return-type-method"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), ESCAPES)
+def test_escape_to_internals_is_refused(source: str, lineno: int) -> None:
+    refused_quickly(source, lineno)
+
+
+# ---- modules and functions are never values -----------------------------------------
+
+HANDOUTS = [
+    pytest.param(T + "t = torch", 2, id="t=torch"),
+    pytest.param(T + "f = torch.randn", 2, id="f=torch.randn"),
+    pytest.param(T + "print(torch)", 2, id="print(torch)"),
+    pytest.param(TF + "x = F", 3, id="x=F"),
+    pytest.param(T + "x = torch.ones(2)\nm = x.sum", 3, id="bound-method"),
+    pytest.param(T + "fs = [torch.exp]", 2, id="[torch.exp]"),
+    pytest.param(T + "t = (torch, 1)", 2, id="tuple-of-module"),
+    pytest.param("p = print", 1, id="p=print"),
+    pytest.param("e = enumerate", 1, id="e=enumerate"),
+    pytest.param(T + "def f(a):\n    return torch\nm = f(1)", 3, id="return-module"),
+    pytest.param(T + "def f(a):\n    return a\nm = f(torch.exp)", 4, id="pass-function"),
+    pytest.param(T + "y = torch if True else None", 2, id="ifexp-module"),
+    pytest.param(T + "a = torch.exp or 1", 2, id="boolop-function"),
+    pytest.param(T + "g = torch.no_grad()", 2, id="store-grad-mode"),
+    pytest.param(T + "x = torch.ones(1, requires_grad=True)\nk = (x * 2).grad_fn.name", 3,
+                 id="node-method-unbound"),
+    pytest.param(T + "s = f'{torch.exp}'", 2, id="fstring-function"),
+    pytest.param(T + "fs = []\nfs.append(torch.exp)", 3, id="append-function"),
+    pytest.param(T + "for f in [torch.exp, torch.log]:\n    pass", 2, id="iterate-functions"),
+    pytest.param(T + "x = torch.stack([torch.ones(1), torch.exp])", 2, id="function-in-call"),
+    pytest.param(T + "x = torch.ones(2)\nprint(*[x.sum])", 3, id="starred-method"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), HANDOUTS)
+def test_modules_and_functions_are_not_values(source: str, lineno: int) -> None:
+    refused_quickly(source, lineno)
+
+
+# ---- syntax autoviz does not run ----------------------------------------------------
+
+SYNTAX = [
+    pytest.param("f = lambda: 0", 1, id="lambda"),
+    pytest.param("class A:\n    pass", 1, id="class"),
+    pytest.param("x = 1\nwhile True:\n    pass", 2, id="while-True"),
+    pytest.param("try:\n    x = 1\nexcept Exception:\n    pass", 1, id="try-except"),
+    pytest.param("try:\n    pass\nfinally:\n    pass", 1, id="try-finally"),
+    pytest.param("try:\n    pass\nexcept* ValueError:\n    pass", 1, id="try-star"),
+    pytest.param("x = [i for i in range(3)]", 1, id="list-comprehension"),
+    pytest.param("x = sum(i for i in range(3))", 1, id="generator-expression"),
+    pytest.param("x = {i: i for i in range(2)}", 1, id="dict-comprehension"),
+    pytest.param("x = {i for i in range(2)}", 1, id="set-comprehension"),
+    pytest.param("def f(a):\n    global y\n    return a", 2, id="global"),
+    pytest.param("def f(a):\n    nonlocal a\n    return a", 2, id="nonlocal"),
+    pytest.param("def f(a):\n    def g(b):\n        return b\n    return a", 2,
+                 id="nested-def"),
+    pytest.param("d = {'a': 1}", 1, id="dict-literal"),
+    pytest.param("s = {1, 2}", 1, id="set-literal"),
+    pytest.param("if (n := 10) > 5:\n    pass", 1, id="walrus"),
+    pytest.param("with open('/tmp/f', 'w') as f:\n    pass", 1, id="with-open-as"),
+    pytest.param("x = 1\ndel x", 2, id="del"),
+    pytest.param("async def f(a):\n    return a", 1, id="async-def"),
+    pytest.param("def f(a):\n    yield a", 2, id="yield"),
+    pytest.param("def d(f):\n    return f\n@d\ndef g(a):\n    return a", {3, 4},
+                 id="decorator"),
+    pytest.param("raise ValueError('x')", 1, id="raise"),
+    pytest.param("assert False", 1, id="assert"),
+    pytest.param("match 1:\n    case 1:\n        pass", 1, id="match"),
+    pytest.param("x = [1, 2]\na, *b = x", 2, id="starred-assign"),
+    pytest.param("for i in range(2):\n    pass\nelse:\n    pass", 1, id="for-else"),
+    pytest.param("def f(*a):\n    return a", 1, id="varargs"),
+    pytest.param("def f(a=1):\n    return a", 1, id="default-arg"),
+    pytest.param("kw = [1]\nprint(**kw)", 2, id="kwargs-unpacking"),
+    pytest.param("x = 1 << 3", 1, id="shift"),
+    pytest.param("x = 1 in [1]", 1, id="in"),
+    pytest.param("x = b'abc'", 1, id="bytes"),
+    pytest.param("return 1", 1, id="top-level-return"),
+    pytest.param("x = 1\nx.real = 2", 2, id="attribute-assign"),
+    pytest.param("if False:\n    import os", 2, id="unreached-import"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), SYNTAX)
+def test_forbidden_syntax_is_refused(source: str, lineno: Any) -> None:
+    refused_quickly(source, lineno)
+
+
+# ---- resource exhaustion: refused quickly, before the work ----------------------------
+
+NESTED_LIST = "a = [0] * 50000\nfor i in range({n}):\n    a = [a, a]\n"
+
+RESOURCES = [
+    pytest.param(T + "x = torch.randn(20000, 20000) @ torch.randn(20000, 20000)", 2, None,
+                 id="matmul-20000"),
+    pytest.param(T + "a = torch.randn(20000, 20000)\nb = torch.randn(20000, 20000)\nc = a @ b",
+                 2, None, id="matmul-20000-split"),
+    pytest.param(T + "x = torch.ones(20000, 20000)", 2, None, id="ones-20000x20000"),
+    pytest.param(T + "a = torch.ones(3000, 3000)\nb = a @ a", 3, None, id="matmul-flops"),
+    pytest.param(T + "x = torch.zeros(10**9)", 2, None, id="zeros-1e9"),
+    pytest.param(T + "s = torch.ones(1).expand(10**6, 10**6).sum()", 2, None, id="expand-1e12"),
+    pytest.param("x = 2**10**10", 1, None, id="2**10**10"),
+    pytest.param("x = 10**10**10", 1, None, id="10**10**10"),
+    pytest.param("x = [0]*10**9", 1, None, id="list-repeat"),
+    pytest.param("x = 'a'*10**9", 1, None, id="str-repeat"),
+    pytest.param("x = list(range(10**9))", 1, None, id="list-range"),
+    pytest.param(T + "x = torch.tensor([[0]*100000]*100000)", 2, None, id="tensor-nested-list"),
+    pytest.param("for i in range(10**9):\n    pass", {1, 2}, None, id="statement-cap"),
+    pytest.param("def f(n):\n    return f(n + 1)\nf(0)", {2, 3}, None, id="recursion"),
+    pytest.param("x = " + "(" * 5000 + "1" + ")" * 5000, {None, 1}, None, id="nested-parens"),
+    pytest.param("x = " + "-" * 15000 + "1", {None, 1}, None, id="nested-unary-minus"),
+    pytest.param("x = 1" + " + 1" * 4000, {None, 1}, None, id="long-binop-chain"),
+    pytest.param("x = [1]" + "[0]" * 5000, {None, 1}, None, id="long-subscript-chain"),
+    pytest.param("x = 1\n" * 180_000, None, None, id="1MB-source"),
+    pytest.param(T + "x = torch.arange(10**10)", 2, None, id="arange-1e10"),
+    pytest.param(T + "x = torch.ones(2)\ny = x.repeat(100000, 100000)", 3, None, id="repeat"),
+    pytest.param(T + "torch.set_printoptions(profile='full')", 2, None, id="profile-full"),
+    pytest.param(T + "torch.set_printoptions(threshold=10**9)", 2, None, id="threshold-huge"),
+    pytest.param(T + "torch.set_printoptions(threshold=float('inf'))", 2, None,
+                 id="threshold-inf"),
+    pytest.param("s = f'{1:>1000000000}'", 1, None, id="fstring-width"),
+    pytest.param("w = 10**9\ns = f'{1:>{w}}'", 2, None, id="fstring-nested-width"),
+    pytest.param("s = f'{1.5:.100000f}'", 1, None, id="fstring-precision"),
+    pytest.param("for i in range(10**6):\n    print('x' * 1000)", 2, None, id="print-loop"),
+    pytest.param("for i in range(10**6):\n    print(i)", 2, None, id="print-loop-small"),
+    # found while writing these tests: each is refused before the work, or not at all
+    pytest.param(T + "x = torch.zeros(1)\ny = torch.zeros(10**12, out=x)", 3, None,
+                 id="out=-resize"),
+    pytest.param(T + "y = torch.normal(torch.zeros(10**6, 1), torch.ones(1, 10**6))", 2, None,
+                 id="normal-broadcast"),
+    pytest.param(T + "y = torch.diag(torch.ones(1), 10**6)", 2, None, id="diag-offset"),
+    pytest.param(T + "y = torch.ones(10**6).diag()", 2, None, id="diag-of-vector"),
+    pytest.param(T + "y = torch.repeat_interleave(torch.tensor([10**12]))", 2, None,
+                 id="repeat_interleave-data"),
+    pytest.param(TF + "y = F.one_hot(torch.tensor([10**12]))", 3, None, id="one_hot-data"),
+    pytest.param(T + "y = torch.masked_select(torch.ones(10**6, 1), "
+                 "torch.ones(1, 10**6).bool())", 2, None, id="masked_select-broadcast"),
+    pytest.param(T + "s = 'a' * torch.tensor(10**10)", 2, None, id="str-times-tensor"),
+    pytest.param(T + "s = [0] * torch.tensor(10**10)", 2, None, id="list-times-tensor"),
+    pytest.param('s = "a" * 100000\nt = f"{s}{s}{s}{s}{s}{s}{s}{s}{s}{s}"', 2, None,
+                 id="fstring-concat"),
+    pytest.param(T + "x = torch.zeros(200000).tolist()", 2, None, id="tolist-over-cap"),
+    pytest.param(T + "x = torch.zeros(120000).unbind()", 2, None, id="unbind-over-cap"),
+    pytest.param(T + "x = torch.zeros(10)[range(10**6)]", 2, None, id="index-with-range"),
+    pytest.param(NESTED_LIST.format(n=8) + "b = [0] * 50000\nfor i in range(8):\n"
+                 "    b = [b, b]\nc = a == b", 7, None, id="shared-list-compare"),
+    # caps scaled down so the work that slips through stays small
+    pytest.param(TF + "y = F.bilinear(torch.randn(100, 100), torch.randn(100, 100), "
+                 "torch.randn(10, 100, 100))", 3, Limits(op_flops=1e7), id="bilinear-flops"),
+    pytest.param(T + "y = torch.norm(torch.randn(200, 200), p='nuc')", 2,
+                 Limits(op_flops=1e6), id="nuclear-norm-svd"),
+    pytest.param(T + "a = torch.randn(1, 100, requires_grad=True)\nb = torch.randn(100, 100)\n"
+                 "y = a @ b\ng = y.grad_fn(torch.ones(100, 100))", 5, Limits(op_flops=1e6),
+                 id="node-call-flops"),
+    pytest.param(T + "x = torch.zeros(10**5, requires_grad=True)\ny = x\n"
+                 "for i in range(30):\n    y = y.view(10**5)\ny.sum().backward()", 6,
+                 Limits(total_elements=10**6), id="backward-snapshots"),
+    pytest.param(T + "x = torch.zeros(10**5, requires_grad=True)\ny = (x * 2).sum()\n"
+                 "for i in range(20):\n    y.backward(retain_graph=True)", 5,
+                 Limits(total_elements=10**6), id="backward-traces-pile-up"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno", "limits"), RESOURCES)
+def test_resource_exhaustion_is_refused_quickly(source: str, lineno: Any,
+                                                limits: Limits | None) -> None:
+    # Python's own SyntaxError for absurd nesting is a fine answer too (refused=False).
+    nested = source.startswith("x = (") or source.startswith("x = -")
+    refused_quickly(source, lineno, limits=limits, refused=None if nested else True)
+
+
+# Work inside one statement that autoviz's clock cannot interrupt: with a 0.25 s budget a
+# correct runner stops within a second; these would run for minutes at full size.
+CLOCK = Limits(seconds=0.25)
+SLOW = [
+    pytest.param(NESTED_LIST.format(n=7) + "print(a)", 4, CLOCK, id="shared-list-print"),
+    pytest.param(NESTED_LIST.format(n=7) + "s = f'{a}'", 4, CLOCK, id="shared-list-fstring"),
+    pytest.param(T + "x = torch.zeros(1).new_tensor(range(2 * 10**7))", 2,
+                 Limits(seconds=0.25, tensor_elements=10**4), id="new_tensor-range"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno", "limits"), SLOW)
+def test_work_within_one_statement_respects_the_clock(source: str, lineno: Any,
+                                                      limits: Limits) -> None:
+    refused_quickly(source, lineno, limits=limits, seconds=1.0)
+
+
+@pytest.mark.parametrize("option", [
+    "threshold=10**9", "threshold=float('inf')", "threshold=torch.inf", "threshold=torch.nan",
+    "threshold=torch.tensor(10**9)", "edgeitems=10**6", "edgeitems=torch.tensor(10**6)",
+])
+def test_print_options_cannot_unsummarize_big_tensors(option: str) -> None:
+    """Refused at the set_printoptions line, or big tensors still print summarized."""
+    source = T + f"torch.set_printoptions({option})\ns = str(torch.zeros(10**4))\n"
+    try:
+        with memory_ceiling():
+            program = run_program(source)
+    except ProgramError as err:
+        assert_plain(err)
+        assert_line(err, 2)
+        return
+    text = program.namespace["s"]
+    assert len(text) < 2000, f"a 10,000-element tensor printed in full ({len(text):,} chars)"
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="needs fork to stop a runaway program")
+@pytest.mark.parametrize("source", [
+    pytest.param(T + "x = torch.ones(1, requires_grad=True)\ny = x\n"
+                 "for i in range(300000):\n    y = y * 1.0", id="graph"),
+])
+def test_loop_of_300k_tensor_ops_is_refused_quickly(source: str) -> None:
+    result, elapsed = run_forked(source, timeout=FAST + 0.2)
+    assert result is not None, f"still running after {elapsed:.1f} s (killed)"
+    kind, lineno, refused, message = result
+    assert kind == "error", f"{kind}: {message}"
+    assert refused is True and message.strip(), message
+    assert lineno in {3, 4, 5}, (lineno, message)
+    assert elapsed < FAST, f"took {elapsed:.2f} s: {message}"
+
+
+# ---- no side effects --------------------------------------------------------------------
+
+WRITERS = [
+    pytest.param(f"f = open('{PWNED}', 'w')", 1, id="open"),
+    pytest.param(f"with open('{PWNED}', 'w'):\n    pass", 1, id="with-open"),
+    pytest.param(f"with open('{PWNED}', 'w') as f:\n    pass", 1, id="with-open-as"),
+    pytest.param(T + f"x = torch.ones(2)\ntorch.save(x, '{PWNED}')", 3, id="torch.save"),
+    pytest.param(T + f"x = torch.from_file('{PWNED}', True, 10)", 2, id="torch.from_file"),
+    pytest.param(T + f"x = torch.ones(2)\nx.numpy().tofile('{PWNED}')", 3, id="numpy-tofile"),
+    pytest.param(T + f"x = torch.ones(2)\nif x.sum() > 0:\n    torch.save(x, '{PWNED}')", 4,
+                 id="save-in-branch"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), WRITERS)
+def test_programs_that_write_files_leave_nothing(source: str, lineno: int) -> None:
+    PWNED.unlink(missing_ok=True)
+    refused_quickly(source, lineno)
+    assert not PWNED.exists(), f"{PWNED} was created"
+
+
+def test_static_refusal_runs_no_line_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple] = []
+    real_ones = torch.ones
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        calls.append(args)
+        return real_ones(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "ones", spy)
+    # If lines 1-2 ran, line 2 would itself be refused (output cap), at line 2.
+    source = ("import torch\nfor i in range(10**6):\n    print(torch.ones(1000))\n"
+              "f = lambda: 0\n")
+    err = refused_quickly(source, 4)
+    assert calls == [], "lines before the refused line ran"
+    err = refused_quickly("x = 1\ny = 2\nimport os\n", 3)
+    assert "os" in err.message
+
+
+# ---- process-wide torch state is the same after a run --------------------------------
+
+GRAD_PROGRAMS = [
+    pytest.param(T + "torch.set_grad_enabled(False)\ny = 1 / 0", id="set-then-fail"),
+    pytest.param(T + "with torch.set_grad_enabled(False):\n    y = 1 / 0", id="with-set"),
+    pytest.param(T + "with torch.no_grad():\n    y = 1 / 0", id="no_grad-fail"),
+    pytest.param(T + "with torch.inference_mode():\n    y = torch.ones(1) + 'a'",
+                 id="inference_mode-fail"),
+    pytest.param(T + "with torch.no_grad():\n    for i in range(10**9):\n        pass",
+                 id="no_grad-statement-cap"),
+    pytest.param(T + "def f(a):\n    with torch.no_grad():\n        return f(a)\nf(1)",
+                 id="no_grad-recursion"),
+    pytest.param(T + "torch.set_grad_enabled(True)\ny = 1 / 0", id="enable-then-fail"),
+]
+
+
+@pytest.mark.parametrize("outside", [True, False], ids=["grad-on", "grad-off"])
+@pytest.mark.parametrize("source", GRAD_PROGRAMS)
+def test_grad_mode_is_restored(source: str, outside: bool) -> None:
+    torch.set_grad_enabled(outside)
+    with pytest.raises(ProgramError) as info:
+        run_program(source)
+    assert_plain(info.value, refused=None)
+    assert torch.is_grad_enabled() is outside
+    assert not torch.is_inference_mode_enabled()
+
+
+def test_program_rng_does_not_touch_the_process_rng() -> None:
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    source = (T + "torch.manual_seed(0)\na = torch.randn(3)\nb = torch.rand(2)\n"
+              "c = torch.randint(0, 9, (4,))\nd = torch.randperm(5)\n"
+              "e = torch.randn_like(a)\nf = torch.bernoulli(torch.full((3,), 0.5))\n"
+              "g = torch.normal(torch.zeros(2), torch.ones(2))\n")
+    first = run_program(source)
+    assert torch.equal(torch.get_rng_state(), before), "the process-wide RNG moved"
+    second = run_program(source)
+    for name in "abcdefg":
+        assert torch.equal(first.namespace[name], second.namespace[name]), name
+    # and without manual_seed the program still leaves the process RNG alone
+    run_program(T + "x = torch.randn(5)\ny = torch.rand_like(x)\n")
+    assert torch.equal(torch.get_rng_state(), before), "the process-wide RNG moved"
+
+
+def test_print_options_are_unchanged() -> None:
+    sample = torch.tensor([1.23456789, 2.0])
+    text, opts = str(sample), _print_options()
+    program = run_program(T + "torch.set_printoptions(precision=1)\n"
+                          "print(torch.tensor([1.23456789]))\n")
+    assert program.output == "tensor([1.2])\n"  # the program saw its own options
+    assert _print_options() == opts, "torch's print options changed for the whole process"
+    assert str(sample) == text
+
+
+def test_print_options_are_unchanged_after_a_failing_program() -> None:
+    opts = _print_options()
+    with pytest.raises(ProgramError):
+        run_program(T + "torch.set_printoptions(linewidth=40, precision=2)\ny = 1 / 0\n")
+    assert _print_options() == opts, "torch's print options changed for the whole process"
+
+
+def test_warnings_filters_are_unchanged() -> None:
+    filters = list(warnings.filters)
+    program = run_program(T + "x = torch.ones(2, requires_grad=True)\ny = x * 2\ng = y.grad\n")
+    assert program.warnings, "expected torch's .grad-of-non-leaf warning to be recorded"
+    assert list(warnings.filters) == filters
+
+
+# ---- odd but legal input: only ProgramError comes out --------------------------------
+
+OK = "ok"  # the program runs to the end
+ODD = [
+    pytest.param("", OK, id="empty"),
+    pytest.param("# only a comment\n   # and another\n", OK, id="only-comments"),
+    pytest.param("print()", OK, id="print()"),
+    pytest.param("\ufeffx = 1", {None, 1}, id="bom"),  # Python itself refuses a str BOM
+    pytest.param("x = 1\r\ny = 2\r\n", OK, id="crlf"),
+    pytest.param("x = [1]\nx.append(x)\nprint(x)", OK, id="self-referential-list"),
+    pytest.param("print(1, sep=None, end=None)", OK, id="print-none-sep"),
+    pytest.param("x = round(1.5, 10**9)", OK, id="round-huge-ndigits"),
+    pytest.param(T + "x = torch.ones(2, requires_grad=True)\nn = (x * 2).grad_fn\nr = n(None)",
+                 OK, id="node-call-none"),
+    pytest.param(T + "torch.set_grad_enabled(False)\nx = torch.ones(1, requires_grad=True)\n"
+                 "print((x * 2).requires_grad)", OK, id="set_grad_enabled-statement"),
+    pytest.param("x = None\nx.foo", 2, id="none-attribute"),
+    pytest.param("1/0", 1, id="zero-division"),
+    pytest.param(T + "torch.tensor([1.]).view(5)", 2, id="bad-view"),
+    pytest.param("a, b = 1", 1, id="unpack-int"),
+    pytest.param("x = 1\nx()", 2, id="call-int"),
+    pytest.param("x = 1\ny = x(2)(3)", 2, id="call-int-chain"),
+    pytest.param(T + "y = torch.view(torch.ones(1), 1)", 2, id="allowlisted-but-missing"),
+    pytest.param("x\x00 = 1", {None, 1}, id="nul-byte"),
+    pytest.param("x = '\ud800'\nprint(x)", {None, 1, 2}, id="lone-surrogate"),
+    pytest.param("x = 1\n\tif x:\n  pass", 2, id="bad-indent"),
+    pytest.param("break", 1, id="top-level-break"),
+    pytest.param("continue", 1, id="top-level-continue"),
+    pytest.param("for i in 5:\n    pass", 1, id="iterate-int"),
+    pytest.param("def f(a):\n    return a\nf()", 3, id="missing-argument"),
+    pytest.param("x = [1]\ny = x[5]", 2, id="index-error"),
+    pytest.param("x = 'a' + 1", 1, id="str-plus-int"),
+    pytest.param("x = undefined_name", 1, id="name-error"),
+    pytest.param(T + "x = torch.ones(2)\nx.grad_fn.name()", 3, id="none-grad_fn"),
+    pytest.param(T + "torch.ones(2).backward()", 2, id="backward-no-grad"),
+    pytest.param(T + "x = torch.ones(2, 2)\nx[0] = torch.ones(3)", 3, id="setitem-shape"),
+    pytest.param("y = int('x')", 1, id="int-of-str"),
+    pytest.param("y = max()", 1, id="max-no-args"),
+    pytest.param("y = range(1.5)", 1, id="range-float"),
+    pytest.param("y = len(5)", 1, id="len-int"),
+    pytest.param(T + "y = torch.ones(1) + 'a'", 2, id="tensor-plus-str"),
+    pytest.param(T + "y = torch.zeros(-1)", 2, id="negative-size"),
+    pytest.param(T + "x = torch.ones(3)\nx.grad = 5", 3, id="grad-assign-int"),
+    pytest.param("x = 1\nx += None", 2, id="augassign-none"),
+    pytest.param(T + "with torch.no_grad:\n    pass", 2, id="with-uncalled"),
+    pytest.param(T + "x = torch.ones(2, requires_grad=True)\nn = (x * 2).grad_fn\nr = n()", 4,
+                 id="node-call-no-args"),
+    pytest.param("x = 10**18 * 10**18", 1, id="int-product-over-cap"),
+    pytest.param("x = int(1e308)", 1, id="int-of-huge-float"),
+    pytest.param("x = float('nan')\ny = int(x)", 2, id="int-of-nan"),
+    pytest.param(T + "x = torch.tensor([1, 2])\ny = x[torch.tensor([5])]", 3,
+                 id="index-out-of-range"),
+    pytest.param(T + "x = torch.ones(2)\ny = x.to('cuda')", 3, id="to-cuda"),
+    pytest.param(T + "x = torch.ones(2).to('meta')\ny = x.item()", 3, id="meta-item"),
+    pytest.param(T + "x = [1]\nx.append(x)\nt = torch.tensor(x)", 4, id="tensor-of-cycle"),
+    pytest.param(T + "x = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\n"
+                 "y.backward()\ny.backward()", 5, id="second-backward"),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), ODD)
+def test_odd_but_legal_input_only_raises_program_error(source: str, expected: Any) -> None:
+    start = time.perf_counter()
+    try:
+        with memory_ceiling():
+            program = run_program(source)
+    except ProgramError as err:
+        assert expected != OK, f"refused a legal program at line {err.lineno}: {err.message!r}"
+        assert_plain(err, refused=None)
+        assert_line(err, expected)
+    else:
+        assert expected == OK, f"ran to the end; expected an error at line {expected}"
+        assert isinstance(program, Program)
+        assert not any(isinstance(v, type(torch)) or callable(v) and not isinstance(
+            v, torch.autograd.graph.Node) for v in program.namespace.values())
+    assert time.perf_counter() - start < FAST
+
+
+@pytest.mark.parametrize("source", [None, b"x = 1", 42, ["x = 1"]], ids=repr)
+def test_source_that_is_not_text(source: Any) -> None:
+    with pytest.raises(ProgramError) as info:
+        run_program(source)
+    assert_plain(info.value, refused=None)
