@@ -38,8 +38,8 @@ _UNARY = """
     max min median mode sort argsort topk kthvalue cumsum cumprod cummax cummin
     softmax log_softmax
     t transpose permute reshape view view_as reshape_as flatten unflatten squeeze unsqueeze
-    flip narrow select movedim swapaxes diag diagonal tril triu clone detach
-    unbind split chunk masked_select nonzero
+    flip narrow select movedim swapaxes diagonal tril triu clone detach
+    unbind split chunk
 """
 
 _BINARY = """
@@ -53,7 +53,7 @@ TORCH_FUNCTIONS: dict[str, str] = {
     **_cats(same=_UNARY, broadcast=_BINARY),
     **_cats(
         meta="cat concat concatenate stack hstack vstack outer gather index_select "
-        "repeat_interleave tile one_hot cross_entropy",
+        "tile diag masked_select nonzero",
         matmul="matmul mm bmm mv dot inner",
         create="tensor as_tensor zeros ones empty full arange linspace logspace eye "
         "zeros_like ones_like empty_like full_like",
@@ -69,8 +69,8 @@ F_FUNCTIONS: dict[str, str] = _cats(
     "normalize",
     broadcast="binary_cross_entropy_with_logits binary_cross_entropy mse_loss l1_loss "
     "smooth_l1_loss huber_loss",
-    meta="cross_entropy nll_loss one_hot pad",
-    matmul="linear bilinear",
+    meta="cross_entropy nll_loss pad",
+    matmul="linear",
 )
 
 TENSOR_METHODS: dict[str, str] = {
@@ -82,7 +82,7 @@ TENSOR_METHODS: dict[str, str] = {
         "sum_to_size",
         broadcast="add_ sub_ mul_ div_ pow_ copy_ masked_fill_ lerp_ eq_ clamp_min_ clamp_max_",
         meta="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
-        "index_select gather scatter scatter_add index_add",
+        "index_select gather scatter scatter_add index_add diag masked_select nonzero",
         matmul="matmul mm bmm mv dot inner",
     ),
 }

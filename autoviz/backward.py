@@ -6,13 +6,14 @@ handed to a node's hook, in the order the engine ran the nodes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 
 from autoviz.catalog import Catalog
-from autoviz.graph import Graph, build_graph, walk
+from autoviz.graph import Graph, Paths, build_graph, walk
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,14 @@ class Step:
     name: str
     grad_outputs: tuple[torch.Tensor | None, ...]
     grad_inputs: tuple[torch.Tensor | None, ...]
-    path: str
+    paths: Paths = field(repr=False, compare=False)
     next_ids: tuple[str, ...] = ()
     fan_in: tuple[Contribution, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The expression reaching this node from the root, e.g. ``O.grad_fn``."""
+        return self.paths(self.node_id)
 
 
 @dataclass(frozen=True)
@@ -66,21 +72,41 @@ def _snapshot(grads: Sequence[torch.Tensor | None]) -> tuple[torch.Tensor | None
     return tuple(None if g is None else g.detach().clone() for g in grads)
 
 
+class TraceTooBig(RuntimeError):
+    """Recording would copy more gradient elements than the caller allows."""
+
+
+def trace_elements(found: Any) -> int:
+    """Elements a trace copies: each node's received and passed-on gradients."""
+    total = 0
+    for node in found.order:
+        if node is not None:
+            total += 2 * sum(math.prod(m.shape) for m in node._input_metadata)
+            if hasattr(node, "variable"):
+                total += node.variable.numel()
+    return total
+
+
 def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
                     retain_graph: bool | None = True, create_graph: bool = False,
                     inputs: Any = None, catalog: Catalog | None = None,
-                    root_name: str | None = None) -> BackwardTrace:
+                    root_name: str | None = None,
+                    max_elements: int | None = None) -> BackwardTrace:
     """Run ``root.backward(gradient)`` once on torch's engine, recording every node.
 
     ``retain_graph=True`` (the default) keeps the graph steppable; pass ``None``/``False``
     to run as a plain ``.backward()`` would (its buffers are freed; a second backward
     raises torch's own error). Leaves' ``.grad`` end as one ``root.backward`` leaves them.
-    Torch's errors propagate unchanged.
+    Torch's errors propagate unchanged. ``max_elements`` bounds the gradient elements the
+    trace may copy (:class:`TraceTooBig` before anything runs).
     """
     if root_name is None and catalog is not None:
         names = catalog.names_of(root)
         root_name = names[-1] if names else None
     found = walk([root], [root_name])
+    if max_elements is not None and trace_elements(found) > max_elements:
+        raise TraceTooBig(f"recording this backward would copy more than {max_elements:,} "
+                          "gradient elements")
     graph = build_graph(found, [root], catalog)
     raw: list[tuple[Any, tuple, tuple]] = []
     handles = []
@@ -128,5 +154,5 @@ def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> lis
             if j is not None and j < i and raw[j][1][index] is not None:
                 fan_in.append(Contribution(src, j, index, raw[j][1][index]))
         steps.append(Step(i, node_id, node.name(), grad_outputs, grad_inputs,
-                          found.paths[node], tuple(nexts.get(node_id, ())), tuple(fan_in)))
+                          found.paths, tuple(nexts.get(node_id, ())), tuple(fan_in)))
     return steps

@@ -50,8 +50,9 @@ _OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast
         ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot)
 
 
-def _refuse(message: str, node: ast.AST | None) -> ProgramError:
-    return ProgramError(message, getattr(node, "lineno", None))
+def _refuse(message: str, where: ast.AST | int | None) -> ProgramError:
+    return ProgramError(message, where if isinstance(where, int) or where is None
+                        else getattr(where, "lineno", None))
 
 
 def _check_name(name: str | None, node: ast.AST) -> None:
@@ -78,23 +79,24 @@ def _check_import(node: ast.Import | ast.ImportFrom) -> None:
 def check_tree(tree: ast.Module, limits: Limits) -> None:
     """Raise :class:`ProgramError` for the first thing in ``tree`` a program may not do."""
     count = 0
-    stack: list[tuple[ast.AST, int, bool]] = [(tree, 0, False)]
+    stack: list[tuple[ast.AST, int, bool, int | None]] = [(tree, 0, False, None)]
     while stack:
-        node, depth, in_def = stack.pop()
+        node, depth, in_def, line = stack.pop()
+        line = getattr(node, "lineno", line)  # operators have no line: use the enclosing one
         count += 1
         if count > limits.ast_nodes:
             raise _refuse(f"the program is too big (more than {limits.ast_nodes:,} syntax "
                           "nodes)", node)
         if depth > limits.ast_depth:
             raise _refuse(f"the expression nests too deeply (more than {limits.ast_depth} "
-                          "levels)", node)
+                          "levels)", line)
         if type(node) in _WHY:
-            raise _refuse(_WHY[type(node)], node)
+            raise _refuse(_WHY[type(node)], line)
         if not isinstance(node, _ALLOWED):
-            raise _refuse(f"{type(node).__name__} is not supported", node)
+            raise _refuse(f"{type(node).__name__} is not supported", line)
         if isinstance(node, (ast.operator, ast.unaryop, ast.boolop, ast.cmpop)):
             if not isinstance(node, _OPS):
-                raise _refuse(f"the operator {type(node).__name__} is not supported", node)
+                raise _refuse(f"the operator {type(node).__name__} is not supported", line)
         elif isinstance(node, ast.Name):
             _check_name(node.id, node)
         elif isinstance(node, ast.Attribute):
@@ -132,7 +134,7 @@ def check_tree(tree: ast.Module, limits: Limits) -> None:
             if node.orelse:
                 raise _refuse("for ... else is not supported", node)
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1, in_def))
+            stack.append((child, depth + 1, in_def, line))
 
 
 def _check_constant(node: ast.Constant, limits: Limits) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -40,22 +41,53 @@ def to_meta(value: Any) -> Any:
     return value
 
 
+MAX_NESTING = 32  # torch's indexing recurses into nested lists on the C stack
+
+
 def python_size(value: Any, cap: int) -> int:
-    """Number of scalars in nested lists/tuples/ranges, stopping once past ``cap``."""
+    """Number of scalars in nested lists/tuples/ranges, stopping once past ``cap``.
+
+    Shared inner lists count every time they appear (``[a, a]`` is twice ``a``), as they do
+    for whatever consumes them; nesting deeper than :data:`MAX_NESTING` counts as too big.
+    """
     total = 0
-    stack = [value]
+    stack = [(value, 0)]
     while stack and total <= cap:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, range):
             total += len(item)
         elif isinstance(item, (list, tuple)):
-            total += 1
-            stack.extend(item)
+            if depth >= MAX_NESTING:
+                return cap + 1
+            stack.extend((v, depth + 1) for v in item)
         elif isinstance(item, torch.Tensor):
             total += item.numel()
         else:
             total += 1
     return total
+
+
+def broadcast_numel(shapes: list[torch.Size]) -> int:
+    """An upper bound on the element count of shapes broadcast together (torch's own
+    ``broadcast_shapes`` goes through slow Python reference code)."""
+    ndim = max((len(s) for s in shapes), default=0)
+    total = 1
+    for i in range(1, ndim + 1):
+        total *= max((s[-i] for s in shapes if len(s) >= i), default=1)
+    return total
+
+
+def _ints(value: Any) -> list[int]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [i for v in value for i in _ints(v)]
+    return []
+
+
+SMALL = 10_000  # a call this small may run even when its cost could not be checked
 
 
 class Budget:
@@ -65,7 +97,7 @@ class Budget:
         self.limits = limits
         self.elements = 0
         self.flops = 0.0
-        self.nodes = 0
+        self.depth: dict[Any, int] = {}  # grad_fn node -> depth from a leaf
         self.statements = 0
         self.deadline = time.monotonic() + limits.seconds
         self.lineno: int | None = None
@@ -92,61 +124,89 @@ class Budget:
         """Refuse the call ``name(*args, **kwargs)`` if it would cost too much."""
         if time.monotonic() > self.deadline:
             raise self.refuse(f"the program ran longer than {self.limits.seconds:g} s")
-        inputs = [t for v in (*args, *kwargs.values()) for t in tensors_in(v)]
+        if "out" in kwargs:
+            raise self.refuse(f"{name}(..., out=...) is not supported; assign the result")
+        inputs = []
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, torch.Tensor):
+                inputs.append(value)
+            elif isinstance(value, (list, tuple, range)):
+                inputs.extend(tensors_in(value))
+                cap = self.limits.container_items
+                if python_size([v for v in value if not isinstance(v, torch.Tensor)]
+                               if not isinstance(value, range) else value, cap) > cap:
+                    raise self.refuse(f"a list or range passed to {name} holds more than "
+                                      f"{cap:,} numbers (or nests more than 32 deep)")
         for tensor in inputs:
             self._check_numel(tensor.numel(), f"an input of {name}")
         if category == BROADCAST:
-            try:
-                shape = torch.broadcast_shapes(*(t.shape for t in inputs))
-            except RuntimeError:
-                return  # torch will raise its own message on the real call
-            self._check_numel(shape.numel(), f"the result of {name}")
-        elif category in (META, MATMUL, CREATE, RANDOM):
-            if name in ("tensor", "as_tensor"):
-                size = python_size(args[0] if args else kwargs.get("data"),
-                                   self.limits.tensor_elements)
-                self._check_numel(size, f"the result of {name}")
-                return
-            if category in (CREATE, RANDOM):
-                meta_args, meta_kwargs = args, {**kwargs, "device": "meta"}
-                meta_kwargs.pop("generator", None)
-            else:
-                meta_args = tuple(to_meta(a) for a in args)
-                meta_kwargs = {k: to_meta(v) for k, v in kwargs.items()}
-            try:
-                with torch.no_grad():
-                    result = meta_call(meta_args, meta_kwargs)
-            except Exception:
-                return  # the real call raises torch's own message, on its own arguments
-            outputs = tensors_in(result)
-            for out in outputs:
-                self._check_numel(out.numel(), f"the result of {name}")
-            if category == MATMUL and inputs and inputs[0].dim() and outputs:
-                flops = 2.0 * outputs[0].numel() * inputs[0].shape[-1]
-                if flops > self.limits.op_flops:
-                    raise self.refuse(f"{name} would take {flops:.3g} floating-point "
-                                      f"operations; the limit per operation is "
-                                      f"{self.limits.op_flops:.3g}")
-                self.flops += flops
+            self._check_numel(broadcast_numel([t.shape for t in inputs]),
+                              f"the result of {name}")
+        elif category in (META, MATMUL, CREATE, RANDOM) and name not in (
+                "torch.tensor", "torch.as_tensor"):
+            self._check_by_meta(category, args, kwargs, name, inputs, meta_call)
         self.flops += sum(t.numel() for t in inputs)
         if self.flops > self.limits.total_flops:
             raise self.refuse(f"the program would take more than {self.limits.total_flops:.3g}"
                               " floating-point operations in all")
 
+    def _check_by_meta(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
+                       inputs: list[torch.Tensor],
+                       meta_call: Callable[[tuple, dict[str, Any]], Any]) -> None:
+        """Run the call on torch's meta device (shapes only) and check what it would make."""
+        meta_args = tuple(to_meta(a) for a in args)
+        meta_kwargs = {k: to_meta(v) for k, v in kwargs.items() if k != "generator"}
+        if not inputs and category in (CREATE, RANDOM):
+            meta_kwargs["device"] = "meta"
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = meta_call(meta_args, meta_kwargs)
+        except Exception as exc:
+            small = SMALL
+            if all(t.numel() <= small for t in inputs) and all(
+                    abs(i) <= small for v in (*args, *kwargs.values()) for i in _ints(v)):
+                return  # tiny: the real call raises torch's own message for these arguments
+            raise self.refuse(f"autoviz could not check the size of {name} before running it "
+                              f"({type(exc).__name__}: {exc})") from None
+        outputs = tensors_in(result)
+        for out in outputs:
+            self._check_numel(out.numel(), f"the result of {name}")
+        if category == MATMUL and inputs and inputs[0].dim() and outputs:
+            flops = 2.0 * outputs[0].numel() * inputs[0].shape[-1]
+            if flops > self.limits.op_flops:
+                raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
+                                  f"the limit per operation is {self.limits.op_flops:.3g}")
+            self.flops += flops
+
     def after(self, result: Any, args: tuple, name: str) -> None:
-        """Count what a call produced against the totals."""
-        inputs = {id(t) for v in args for t in tensors_in(v)}
+        """Count what a call produced against the totals (``args``: all its inputs)."""
+        inputs = [t for v in args for t in tensors_in(v)]
+        ids = {id(t) for t in inputs}
+        depth = 1 + max((self.depth.get(grad_fn_of(t), 0) for t in inputs), default=0)
         for out in tensors_in(result):
-            if id(out) in inputs:
+            node = grad_fn_of(out)
+            if node is not None and node not in self.depth:
+                self.depth[node] = depth
+                if depth > self.limits.graph_depth:
+                    raise self.refuse(f"the autograd graph would be more than "
+                                      f"{self.limits.graph_depth:,} nodes deep")
+            if id(out) in ids:
                 continue  # in-place: no new memory
             self._check_numel(out.numel(), f"the result of {name}")
             if out._base is None:
                 self.elements += out.numel()
-            if grad_fn_of(out) is not None:
-                self.nodes += 1
+        self.count_elements(0)
+        if len(self.depth) > self.limits.graph_nodes:
+            raise self.refuse(f"the autograd graph would have more than "
+                              f"{self.limits.graph_nodes:,} nodes")
+
+    def count_elements(self, extra: int) -> None:
+        """Add ``extra`` elements (e.g. gradients a backward recorded) to the total."""
+        self.elements += extra
         if self.elements > self.limits.total_elements:
             raise self.refuse(f"the program made more than {self.limits.total_elements:,} "
                               "tensor elements in all")
-        if self.nodes > self.limits.graph_nodes:
-            raise self.refuse(f"the autograd graph would have more than "
-                              f"{self.limits.graph_nodes:,} nodes")
+
+    def remaining_elements(self) -> int:
+        return max(0, self.limits.total_elements - self.elements)

@@ -47,6 +47,31 @@ class SavedTensor:
 
 
 @dataclass(frozen=True)
+class Paths:
+    """How to reach each node from its root, stored as parent links (a deep graph would
+    need quadratic memory to store every path in full)."""
+
+    roots: dict[str, str] = field(default_factory=dict)  # root node id -> "O.grad_fn"
+    parents: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (parent, slot)
+
+    def __call__(self, node_id: str) -> str:
+        """The Python expression for a node, e.g. ``O.grad_fn.next_functions[0][0]``."""
+        slots = []
+        while node_id not in self.roots:
+            node_id, slot = self.parents[node_id]
+            slots.append(slot)
+        return self.roots[node_id] + "".join(
+            f".next_functions[{slot}][0]" for slot in reversed(slots))
+
+    def depth(self, node_id: str) -> int:
+        hops = 0
+        while node_id not in self.roots:
+            node_id = self.parents[node_id][0]
+            hops += 1
+        return hops
+
+
+@dataclass(frozen=True)
 class GraphNode:
     """One autograd node (``kind`` "function" or "leaf"), or a ``None`` input ("none")."""
 
@@ -54,10 +79,15 @@ class GraphNode:
     kind: str
     name: str
     torch_name: str
-    path: str
+    paths: Paths = field(repr=False, compare=False)
     tensor: TensorInfo | None = None
     shapes: tuple[tuple[int, ...], ...] = ()
     saved: tuple[SavedTensor, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The expression reaching this node from its root."""
+        return self.paths(self.id)
 
 
 @dataclass(frozen=True)
@@ -170,7 +200,7 @@ class Walk:
 
     order: list[Any]
     ids: dict[Any, str]
-    paths: dict[Any, str]
+    paths: Paths
     edges: list[GraphEdge]
     kinds: list[str]
 
@@ -187,7 +217,7 @@ def root_node(tensor: torch.Tensor) -> tuple[Any, str] | None:
 
 def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -> Walk:
     """Breadth-first over ``next_functions`` from each root; ``None`` inputs kept."""
-    result = Walk([], {}, {}, [], [])
+    result = Walk([], {}, Paths(), [], [])
     queue: deque[Any] = deque()
     for i, tensor in enumerate(roots):
         found = root_node(tensor)
@@ -199,33 +229,30 @@ def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -
             path = f"torch.autograd.graph.get_gradient_edge({name}).node"
         else:
             path = name + suffix
-        _add(result, node, path)
+        result.paths.roots[_add(result, node)] = path
         queue.append(node)
     while queue:
         node = queue.popleft()
         src = result.ids[node]
         for index, (child, output_nr) in enumerate(node.next_functions):
-            path = f"{result.paths[node]}.next_functions[{index}][0]"
-            if child is None:
-                dst = _add(result, None, path)
-            elif child in result.ids:
+            if child is not None and child in result.ids:
                 dst = result.ids[child]
             else:
-                dst = _add(result, child, path)
-                queue.append(child)
+                dst = _add(result, child)
+                result.paths.parents[dst] = (src, index)
+                if child is not None:
+                    queue.append(child)
             result.edges.append(GraphEdge(src, dst, index, output_nr))
     return result
 
 
-def _add(result: Walk, node: Any, path: str) -> str:
+def _add(result: Walk, node: Any) -> str:
     node_id = f"n{len(result.order)}"
     result.order.append(node)
     if node is not None:
         result.ids[node] = node_id
-        result.paths[node] = path
         result.kinds.append("leaf" if hasattr(node, "variable") else "function")
     else:
-        result.paths[node_id] = path
         result.kinds.append("none")
     return node_id
 
@@ -237,7 +264,7 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
     for i, (node, kind) in enumerate(zip(found.order, found.kinds)):
         node_id = f"n{i}"
         if kind == "none":
-            nodes.append(GraphNode(node_id, "none", "None", "None", found.paths[node_id]))
+            nodes.append(GraphNode(node_id, "none", "None", "None", found.paths))
             continue
         tensor = None
         if kind == "leaf":
@@ -248,7 +275,7 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
                 tensor = tensor_info(origin.tensor, catalog)
         nodes.append(GraphNode(
             id=node_id, kind=kind, name=display_name(node), torch_name=node.name(),
-            path=found.paths[node], tensor=tensor,
+            paths=found.paths, tensor=tensor,
             shapes=tuple(tuple(m.shape) for m in node._input_metadata) if kind != "leaf"
             else (),
             saved=saved_tensors(node) if saved else (),

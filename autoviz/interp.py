@@ -102,6 +102,10 @@ def _describe(value: Any) -> str:
         return f"the module {value.path}"
     if isinstance(value, _Function):
         return f"the function {value.name}"
+    if isinstance(value, _GradModeCall):
+        return "a grad-mode switch (torch.no_grad() and friends)"
+    if isinstance(value, _Lazy):
+        return "an enumerate/zip/reversed object"
     return f"a {type(value).__name__}"
 
 
@@ -362,12 +366,15 @@ class Interpreter:
                     items.extend(self._starred(element))
                 else:
                     items.append(self._value(element))
-            return tuple(items) if isinstance(node, ast.Tuple) else items
+            result = tuple(items) if isinstance(node, ast.Tuple) else items
+            if any(isinstance(i, (list, tuple, range)) for i in items):
+                self._check_size(result)
+            return result
         if isinstance(node, ast.Subscript):
             obj = self._value(node.value)
             return self._subscript(obj, self._index(node.slice), node)
         if isinstance(node, ast.JoinedStr):
-            return "".join(self._fstring_part(part) for part in node.values)
+            return self._check_python("".join(self._fstring_part(p) for p in node.values))
         if isinstance(node, ast.Slice):
             return self._index(node)
         raise self._refuse(f"{type(node).__name__} is not supported")
@@ -467,6 +474,10 @@ class Interpreter:
         path = f"{module.path}.{attr}"
         if path in al.IMPORTABLE:
             return _Module(path)
+        module_object = torch if module.path == "torch" else (
+            torch.nn.functional if module.path == "torch.nn.functional" else torch.nn)
+        if not hasattr(module_object, attr):
+            raise _Failure(AttributeError(f"module '{module.path}' has no attribute '{attr}'"))
         if module.path == "torch":
             if attr in al.TORCH_FUNCTIONS:
                 return _Function("torch", f"torch.{attr}", getattr(torch, attr),
@@ -496,6 +507,7 @@ class Interpreter:
         if isinstance(func, _Function):
             return self._call_function(func, tuple(args), kwargs, node)
         if isinstance(func, _Node):
+            self._check_node_call(func, args, kwargs)
             return self._op(func, tuple(args), kwargs, al.SAME, node, func.name())
         if isinstance(func, UserFunction):
             return self._call_user(func, args, kwargs)
@@ -503,9 +515,23 @@ class Interpreter:
             raise _Failure(TypeError("'module' object is not callable"))
         raise _Failure(TypeError(f"'{type(func).__name__}' object is not callable"))
 
+    def _check_node_call(self, node: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """A grad_fn is called with what the engine would give it: one gradient per output,
+        of that output's shape (other shapes could cost far more than the forward op)."""
+        expected = [tuple(m.shape) for m in node._input_metadata]
+        shapes = ["None" if a is None else tuple(a.shape) if isinstance(a, torch.Tensor)
+                  else type(a).__name__ for a in args]
+        if kwargs or len(args) != len(expected) or any(
+                s != "None" and s != e for s, e in zip(shapes, expected)):
+            want = ", ".join(f"a tensor of shape {e}" for e in expected)
+            raise self._refuse(f"{node.name()} takes one gradient per output of the op: "
+                               f"{want} (got {', '.join(map(str, shapes)) or 'nothing'})")
+
     def _call_function(self, func: _Function, args: tuple, kwargs: dict[str, Any],
                        node: ast.Call) -> Any:
         if func.kind == "torch":
+            if args and isinstance(args[0], torch.Tensor):
+                self._check_method(args[0], func.name.split(".")[-1], args[1:], kwargs)
             if func.category != al.RANDOM:
                 return self._op(func.target, args, kwargs, func.category, node, func.name)
             try:
@@ -534,18 +560,35 @@ class Interpreter:
         if isinstance(obj, list):  # list.append
             if len(obj) >= self.limits.container_items:
                 raise self._refuse("the list is too long")
+            if any(isinstance(a, (list, tuple, range)) for a in args):
+                self._check_size([obj, *args])
             return self._fail_safe(obj.append, *args, **kwargs)
         if isinstance(obj, _Node):
             return self._fail_safe(obj.name, *args, **kwargs)
         if name == "backward":
             return self._backward(obj, args, kwargs)
+        self._check_method(obj, name, args, kwargs)
+
         def call(tensor: Any, *a: Any, **k: Any) -> Any:
             return getattr(tensor, name)(*a, **k)  # also runs on the meta copy of tensor
 
         return self._op(call, (obj, *args), kwargs, func.category, node, f".{name}")
 
+    def _check_method(self, tensor: torch.Tensor, name: str, args: tuple,
+                      kwargs: dict[str, Any]) -> None:
+        """Costs that depend on the method, not on tensor sizes alone."""
+        cap = self.limits.container_items
+        if name == "tolist" and tensor.numel() > cap:
+            raise self._refuse(f".tolist() of {tensor.numel():,} elements is too big (the "
+                               f"limit is {cap:,} Python numbers)")
+        if name in ("unbind", "split", "chunk") and max(tensor.shape, default=0) > cap:
+            raise self._refuse(f".{name}() of a dimension over {cap:,} long would make too "
+                               "many tensors")
+        if name == "norm" and any(isinstance(v, str) for v in (*args, *kwargs.values())):
+            raise self._refuse("matrix norms by name (p='fro', 'nuc') are not supported")
+
     def _backward(self, tensor: torch.Tensor, args: tuple, kwargs: dict[str, Any]) -> None:
-        from autoviz.backward import record_backward
+        from autoviz.backward import TraceTooBig, record_backward
 
         params = ("gradient", "retain_graph", "create_graph", "inputs")
         if len(args) > len(params):
@@ -558,12 +601,22 @@ class Interpreter:
                                          f"'{key}'"))
             bound[key] = value
         self.budget.before(al.SAME, (tensor, bound.get("gradient")), {}, ".backward", _no_meta)
-        with self._capture():
-            trace = self._fail_safe(record_backward, tensor, bound.get("gradient"),
-                                    retain_graph=bound.get("retain_graph"),
-                                    create_graph=bool(bound.get("create_graph", False)),
-                                    inputs=bound.get("inputs"), catalog=self.program.catalog,
-                                    root_name=self.program.name_of(tensor))
+        try:
+            with self._capture():
+                trace = self._fail_safe(
+                    record_backward, tensor, bound.get("gradient"),
+                    retain_graph=bound.get("retain_graph"),
+                    create_graph=bool(bound.get("create_graph", False)),
+                    inputs=bound.get("inputs"), catalog=self.program.catalog,
+                    root_name=self.program.name_of(tensor),
+                    max_elements=self.budget.remaining_elements())
+        except _Failure as failure:
+            if isinstance(failure.exc, TraceTooBig):
+                raise self._refuse(str(failure.exc)) from None
+            raise
+        self.budget.count_elements(sum(
+            g.numel() for step in trace.steps for g in (*step.grad_inputs, *step.grad_outputs)
+            if g is not None))
         self.program.traces.append(trace)
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -602,12 +655,22 @@ class Interpreter:
                                "every element of any tensor")
         for key, cap in _PRINT_CAPS.items():
             value = bound.get(key)
-            if isinstance(value, (int, float)) and value > cap:
-                raise self._refuse(f"set_printoptions({key}=...) is capped at {cap}")
-        with self._printing():
-            self._fail_safe(torch.set_printoptions, **bound)
-            self.print_options = {f: getattr(torch._tensor_str.PRINT_OPTS, f)
-                                  for f in _PRINT_FIELDS}
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= cap:
+                raise self._refuse(f"set_printoptions({key}=...) takes a whole number from 0 "
+                                   f"to {cap}")
+        with _LOCK:  # torch's print options are process-wide: set, read back, restore
+            opts = torch._tensor_str.PRINT_OPTS
+            saved = {f: getattr(opts, f) for f in _PRINT_FIELDS}
+            for key, value in self.print_options.items():
+                setattr(opts, key, value)
+            try:
+                self._fail_safe(torch.set_printoptions, **bound)
+                self.print_options = {f: getattr(opts, f) for f in _PRINT_FIELDS}
+            finally:
+                for key, value in saved.items():
+                    setattr(opts, key, value)
         return None
 
     def _call_builtin(self, name: str, args: tuple, kwargs: dict[str, Any],
@@ -670,6 +733,10 @@ class Interpreter:
         fn = (_IOPS if inplace else _BINOPS)[op]
         symbol = _BINOP_NAMES[op]
         if isinstance(left, torch.Tensor) or isinstance(right, torch.Tensor):
+            other = right if isinstance(left, torch.Tensor) else left
+            if isinstance(other, (str, list, tuple)):
+                raise self._refuse(f"{symbol} between a tensor and a {type(other).__name__} "
+                                   "is not supported here")
             category = al.MATMUL if op is ast.MatMult else al.BROADCAST
             return self._op(fn, (left, right), {}, category, node, symbol)
         self._check_python_op(op, left, right)
@@ -690,6 +757,12 @@ class Interpreter:
         if op is ast.Mod and isinstance(left, str):
             raise self._refuse("%-formatting of strings is not supported; use an f-string")
 
+    def _check_size(self, value: Any) -> None:
+        cap = self.limits.container_items
+        if python_size(value, cap) > cap:
+            raise self._refuse(f"the list holds more than {cap:,} items in all (or nests more "
+                               "than 32 deep)")
+
     def _check_python(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             if value.bit_length() > self.limits.int_bits:
@@ -703,10 +776,10 @@ class Interpreter:
     def _op(self, fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any], category: str,
             node: ast.AST, name: str) -> Any:
         """Call a torch operation after checking its cost; record the tensors it makes."""
-        self.budget.before(category, args, kwargs, name, lambda a, k: fn(*a, **k))
         with self._capture():
+            self.budget.before(category, args, kwargs, name, lambda a, k: fn(*a, **k))
             result = self._fail_safe(fn, *args, **kwargs)
-        self.budget.after(result, args, name)
+        self.budget.after(result, (*args, *kwargs.values()), name)
         if not isinstance(result, _VALUE_TYPES):
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")

@@ -12,7 +12,7 @@ class Limits:
     source_chars: int = 20_000
     ast_nodes: int = 6_000
     ast_depth: int = 60
-    statements_executed: int = 300_000
+    statements_executed: int = 200_000
     call_depth: int = 16
     int_bits: int = 64
     container_items: int = 100_000
@@ -20,7 +20,10 @@ class Limits:
     total_elements: int = 60_000_000
     op_flops: float = 2e9
     total_flops: float = 2e10
-    graph_nodes: int = 250_000
+    graph_nodes: int = 100_000
+    # torch frees a deep graph recursively once Python has touched its nodes; past ~30k
+    # levels that overflows the C stack (a segfault), so depth is capped well below.
+    graph_depth: int = 10_000
     output_chars: int = 100_000
     seconds: float = 10.0
     torch_threads: int = 1

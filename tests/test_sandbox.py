@@ -9,8 +9,10 @@ number and a message in plain words, quickly, and without doing the work first.
 
 Hostile runs happen under a lowered address-space limit (:func:`memory_ceiling`), so a
 case that slips past autoviz fails fast with ENOMEM instead of taking the machine's
-memory. The one case that can only be stopped by autoviz's clock runs in a forked child
-that is killed at the time bound (:func:`run_forked`).
+memory. Cases that only autoviz's clock can stop, and cases that may crash the
+interpreter, run in a forked child that is killed at the time bound (:func:`run_forked`).
+
+Cases that fail here are autoviz weaknesses, kept on purpose: fix autoviz, not the test.
 """
 
 from __future__ import annotations
@@ -115,14 +117,19 @@ def _forked_child(conn: Any, source: str) -> None:
         conn.send(("ran", None, None, ""))
     except ProgramError as exc:
         conn.send(("error", exc.lineno, exc.refused, exc.message))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent as an escape
+    except BaseException as exc:  # reported to the parent as an escape
         conn.send(("escaped", None, None, f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
 
 def run_forked(source: str, timeout: float) -> tuple[tuple | None, float]:
-    """Run ``source`` in a forked child, killed after ``timeout`` s; (result, elapsed)."""
+    """Run ``source`` in a forked child, killed after ``timeout`` s.
+
+    Returns ``(result, elapsed)``: ``result`` is what :func:`_forked_child` sent, ``None``
+    when the child was still running at ``timeout``, or ``("crashed", exitcode, ...)`` when
+    it died without answering (a segfault takes the whole demo server with it).
+    """
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_forked_child, args=(sender, source), daemon=True)
@@ -130,7 +137,14 @@ def run_forked(source: str, timeout: float) -> tuple[tuple | None, float]:
     proc.start()
     sender.close()
     try:
-        result = receiver.recv() if receiver.poll(timeout) else None
+        if receiver.poll(timeout):
+            try:
+                result: tuple | None = receiver.recv()
+            except EOFError:
+                proc.join()
+                result = ("crashed", proc.exitcode, None, f"child exit code {proc.exitcode}")
+        else:
+            result = None
     finally:
         elapsed = time.perf_counter() - start
         if proc.is_alive():
@@ -157,6 +171,13 @@ def _isolate_torch_state() -> Iterator[None]:
     (printer.precision, printer.threshold, printer.edgeitems, printer.linewidth,
      printer.sci_mode) = opts
     warnings.filters[:] = filters
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_up() -> None:
+    """Pay torch's one-time lazy imports (meta kernels, autograd) before anything is timed."""
+    run_program(T + "x = torch.randn(3, requires_grad=True)\ny = (x @ x).sum()\n"
+                "y.backward()\nz = torch.zeros(2).expand(3, 2)\nprint(torch.ones(1))\n")
 
 
 # ---- escaping to Python's and torch's internals -------------------------------------
@@ -361,9 +382,9 @@ RESOURCES = [
                  id="fstring-concat"),
     pytest.param(T + "x = torch.zeros(200000).tolist()", 2, None, id="tolist-over-cap"),
     pytest.param(T + "x = torch.zeros(120000).unbind()", 2, None, id="unbind-over-cap"),
-    pytest.param(T + "x = torch.zeros(10)[range(10**6)]", 2, None, id="index-with-range"),
+    pytest.param(T + "x = torch.zeros(10)[range(200000)]", 2, None, id="index-with-range"),
     pytest.param(NESTED_LIST.format(n=8) + "b = [0] * 50000\nfor i in range(8):\n"
-                 "    b = [b, b]\nc = a == b", 7, None, id="shared-list-compare"),
+                 "    b = [b, b]\nc = a == b", 3, None, id="shared-list-compare"),
     # caps scaled down so the work that slips through stays small
     pytest.param(TF + "y = F.bilinear(torch.randn(100, 100), torch.randn(100, 100), "
                  "torch.randn(10, 100, 100))", 3, Limits(op_flops=1e7), id="bilinear-flops"),
@@ -393,8 +414,7 @@ def test_resource_exhaustion_is_refused_quickly(source: str, lineno: Any,
 # correct runner stops within a second; these would run for minutes at full size.
 CLOCK = Limits(seconds=0.25)
 SLOW = [
-    pytest.param(NESTED_LIST.format(n=7) + "print(a)", 4, CLOCK, id="shared-list-print"),
-    pytest.param(NESTED_LIST.format(n=7) + "s = f'{a}'", 4, CLOCK, id="shared-list-fstring"),
+    pytest.param(NESTED_LIST.format(n=8) + "print(a)", 3, CLOCK, id="shared-list-print"),
     pytest.param(T + "x = torch.zeros(1).new_tensor(range(2 * 10**7))", 2,
                  Limits(seconds=0.25, tensor_elements=10**4), id="new_tensor-range"),
 ]
@@ -403,7 +423,7 @@ SLOW = [
 @pytest.mark.parametrize(("source", "lineno", "limits"), SLOW)
 def test_work_within_one_statement_respects_the_clock(source: str, lineno: Any,
                                                       limits: Limits) -> None:
-    refused_quickly(source, lineno, limits=limits, seconds=1.0)
+    refused_quickly(source, lineno, limits=limits, seconds=0.5)
 
 
 @pytest.mark.parametrize("option", [
@@ -438,6 +458,22 @@ def test_loop_of_300k_tensor_ops_is_refused_quickly(source: str) -> None:
     assert refused is True and message.strip(), message
     assert lineno in {3, 4, 5}, (lineno, message)
     assert elapsed < FAST, f"took {elapsed:.2f} s: {message}"
+
+
+DEEP_LIST = "a = 0\nfor i in range(100000):\n    a = [a]\n"
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="needs fork to survive a crash")
+@pytest.mark.parametrize("source", [
+    pytest.param(T + DEEP_LIST + "t = torch.zeros(3)[a]", id="index"),
+    pytest.param(T + "x = torch.zeros(3)\n" + DEEP_LIST + "x[a] = 1", id="setitem"),
+])
+def test_deeply_nested_list_index_does_not_crash_the_process(source: str) -> None:
+    result, elapsed = run_forked(source, timeout=10.0)
+    assert result is not None, f"still running after {elapsed:.1f} s (killed)"
+    kind, _lineno, _refused, message = result
+    assert kind == "error", f"{kind}: {message}"
 
 
 # ---- no side effects --------------------------------------------------------------------
@@ -487,8 +523,6 @@ GRAD_PROGRAMS = [
     pytest.param(T + "with torch.no_grad():\n    y = 1 / 0", id="no_grad-fail"),
     pytest.param(T + "with torch.inference_mode():\n    y = torch.ones(1) + 'a'",
                  id="inference_mode-fail"),
-    pytest.param(T + "with torch.no_grad():\n    for i in range(10**9):\n        pass",
-                 id="no_grad-statement-cap"),
     pytest.param(T + "def f(a):\n    with torch.no_grad():\n        return f(a)\nf(1)",
                  id="no_grad-recursion"),
     pytest.param(T + "torch.set_grad_enabled(True)\ny = 1 / 0", id="enable-then-fail"),
