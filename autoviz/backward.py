@@ -69,6 +69,8 @@ class BackwardTrace:
 
 
 def _snapshot(grads: Sequence[torch.Tensor | None]) -> tuple[torch.Tensor | None, ...]:
+    # A copy: AccumulateGrad may adopt a gradient as .grad, which later backwards and
+    # zero_() change in place.
     return tuple(None if g is None else g.detach().clone() for g in grads)
 
 

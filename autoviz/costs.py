@@ -87,6 +87,60 @@ def _ints(value: Any) -> list[int]:
     return []
 
 
+def _size_args(args: tuple, kwargs: dict[str, Any]) -> list[int] | None:
+    """The sizes of a factory call like ``zeros(3, 2)``, ``zeros((3, 2))``, ``size=(3,)``."""
+    sizes = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    sizes = kwargs.get("size", sizes)
+    if isinstance(sizes, int):
+        sizes = (sizes,)
+    if isinstance(sizes, (tuple, list)) and all(
+            isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+        return list(sizes)
+    return None
+
+
+def _prod(sizes: Any) -> int:
+    total = 1
+    for n in sizes:
+        total *= max(int(n), 0)
+    return total
+
+
+_FACTORIES = {"torch.zeros", "torch.ones", "torch.empty", "torch.randn", "torch.rand"}
+_MATMULS = {"torch.matmul", "torch.mm", "torch.bmm", "torch.mv", "torch.dot", "torch.inner",
+            ".matmul", ".mm", ".bmm", ".mv", ".dot", ".inner", "@"}
+
+
+def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, float] | None:
+    """(elements out, FLOPs) of common calls from shapes alone; None when not sure."""
+    if name in _FACTORIES:
+        sizes = _size_args(args, kwargs)
+        return None if sizes is None else (_prod(sizes), 0.0)
+    if name == "torch.randint" and len(args) in (2, 3) and isinstance(args[-1], (tuple, list)):
+        sizes = _size_args((args[-1],), {})
+        return None if sizes is None else (_prod(sizes), 0.0)
+    if name in _MATMULS and len(args) == 2 and all(isinstance(a, torch.Tensor) for a in args):
+        a, b = args[0].shape, args[1].shape
+        if not a or not b:
+            return None
+        batch = broadcast_numel([a[:-2], b[:-2]])
+        rows = a[-2] if len(a) > 1 else 1
+        cols = b[-1] if len(b) > 1 else 1
+        out = batch * rows * cols
+        return out, 2.0 * out * a[-1]
+    if name == "F.linear" and len(args) >= 2 and all(
+            isinstance(a, torch.Tensor) for a in args[:2]):
+        x, w = args[0].shape, args[1].shape
+        if not x or len(w) != 2:
+            return None
+        out = _prod(x[:-1]) * w[0]
+        return out, 2.0 * out * x[-1]
+    if name in ("torch.cat", "torch.stack", "torch.concat", "torch.hstack", "torch.vstack") \
+            and args and isinstance(args[0], (list, tuple)):
+        return sum(t.numel() for t in tensors_in(args[0])), 0.0
+    return None
+
+
 SMALL = 10_000  # a call this small may run even when its cost could not be checked
 
 
@@ -153,7 +207,19 @@ class Budget:
     def _check_by_meta(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
                        inputs: list[torch.Tensor],
                        meta_call: Callable[[tuple, dict[str, Any]], Any]) -> None:
-        """Run the call on torch's meta device (shapes only) and check what it would make."""
+        """Run the call on torch's meta device (shapes only) and check what it would make.
+
+        The common cases are worked out from shapes first: a meta call costs tens of
+        microseconds (torch runs Python reference code for it)."""
+        quick = shape_cost(name, args, kwargs)
+        if quick is not None:
+            numel, flops = quick
+            self._check_numel(numel, f"the result of {name}")
+            if flops > self.limits.op_flops:
+                raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
+                                  f"the limit per operation is {self.limits.op_flops:.3g}")
+            self.flops += flops
+            return
         meta_args = tuple(to_meta(a) for a in args)
         meta_kwargs = {k: to_meta(v) for k, v in kwargs.items() if k != "generator"}
         if not inputs and category in (CREATE, RANDOM):

@@ -120,55 +120,85 @@ class Graph:
         return [n for n in self.nodes if n.kind == "leaf"]
 
 
+_NAMES: dict[type, tuple[str, str]] = {}  # node class -> (torch's name, display name)
+
+
+def _names(node: Any) -> tuple[str, str]:
+    cls = node.__class__
+    if cls not in _NAMES:  # every node of a class has the same name()
+        name = node.name()
+        _NAMES[cls] = (name, name[len(_PREFIX):] if name.startswith(_PREFIX) else name)
+    return _NAMES[cls]
+
+
 def display_name(node: Any) -> str:
     """torch's node name without the ``torch::autograd::`` prefix."""
-    name = node.name()
-    return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
+    return _names(node)[1]
 
 
 def preview(tensor: torch.Tensor | None) -> str:
     """A short text for a tensor's value: all of it when small, else its shape."""
     if tensor is None:
         return "None"
-    if tensor.device.type == "meta":
+    if tensor.is_meta:
         return "meta"
     if tensor.numel() > PREVIEW_ELEMENTS:
-        return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')}"
+        return f"{tuple(tensor.shape)} {_dtype_name(tensor.dtype)}"
     return _fmt(tensor.detach().tolist())
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    if isinstance(value, float):
+def _number(value: Any) -> str:
+    if value.__class__ is float:
         text = f"{value:.4g}"
-        return text if any(c in text for c in ".ein") else text + "."
+        # torch writes a float that happens to be whole as "3.", not "3"
+        return text if "." in text or "e" in text or "n" in text else text + "."
     return str(value)
+
+
+def _fmt(value: Any) -> str:
+    if value.__class__ is list:
+        if value and value[0].__class__ is not list:
+            return "[" + ", ".join(map(_number, value)) + "]"
+        return "[" + ", ".join(map(_fmt, value)) + "]"
+    return _number(value)
+
+
+def _fast(cls: type, *values: Any) -> Any:
+    """A frozen dataclass instance without its per-field ``object.__setattr__`` calls,
+    which dominate building graphs of thousands of nodes. All fields, in order."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(zip(cls.__dataclass_fields__, values))
+    return obj
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype)[6:]  # "torch.float32" -> "float32"
 
 
 def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None) -> TensorInfo:
     """Describe ``tensor`` with its names and origin from ``catalog``."""
-    names = catalog.names_of(tensor) if catalog else ()
-    origin = catalog.origin(tensor.grad_fn, tensor.output_nr) if (
-        catalog and tensor.grad_fn is not None) else None
-    lineno = catalog.lines.get(id(tensor)) if catalog else None
+    node = tensor.grad_fn
+    is_leaf = node is None
+    names: tuple[str, ...] = ()
+    origin = lineno = None
+    if catalog is not None:
+        names = catalog.names_of(tensor)
+        lineno = catalog.lines.get(id(tensor))
+        if node is not None:
+            origin = catalog.origin(node, tensor.output_nr)
+    retains = False if is_leaf else tensor.retains_grad
     grad = None
-    if tensor.is_leaf or tensor.retains_grad:
-        grad = None if tensor.grad is None else preview(tensor.grad)
-    return TensorInfo(
-        name=names[-1] if names else None,
-        names=names,
-        shape=tuple(tensor.shape),
-        dtype=str(tensor.dtype).removeprefix("torch."),
-        requires_grad=tensor.requires_grad,
-        is_leaf=tensor.is_leaf,
-        retains_grad=tensor.retains_grad,
-        grad_fn=None if tensor.grad_fn is None else display_name(tensor.grad_fn),
-        value=preview(tensor),
-        grad=grad,
-        lineno=origin.lineno if origin and origin.lineno else lineno,
-        expr=origin.expr if origin else None,
-        modified=bool(origin and origin.version != tensor._version),
+    if is_leaf or retains:
+        value = tensor.grad
+        grad = None if value is None else preview(value)
+    return _fast(
+        TensorInfo,
+        names[-1] if names else None, names, tuple(tensor.shape), _dtype_name(tensor.dtype),
+        tensor.requires_grad, is_leaf, retains,
+        None if node is None else display_name(node), preview(tensor), grad,
+        origin.lineno if origin and origin.lineno else lineno,
+        origin.expr if origin else None,
+        bool(origin and origin.version != tensor._version),
     )
 
 
@@ -246,12 +276,18 @@ def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -
     return result
 
 
+_LEAF_CLASSES: dict[type, bool] = {}
+
+
 def _add(result: Walk, node: Any) -> str:
     node_id = f"n{len(result.order)}"
     result.order.append(node)
     if node is not None:
         result.ids[node] = node_id
-        result.kinds.append("leaf" if hasattr(node, "variable") else "function")
+        cls = node.__class__
+        if cls not in _LEAF_CLASSES:
+            _LEAF_CLASSES[cls] = hasattr(node, "variable")
+        result.kinds.append("leaf" if _LEAF_CLASSES[cls] else "function")
     else:
         result.kinds.append("none")
     return node_id
@@ -264,7 +300,8 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
     for i, (node, kind) in enumerate(zip(found.order, found.kinds)):
         node_id = f"n{i}"
         if kind == "none":
-            nodes.append(GraphNode(node_id, "none", "None", "None", found.paths))
+            nodes.append(_fast(GraphNode, node_id, "none", "None", "None", found.paths, None,
+                               (), ()))
             continue
         tensor = None
         if kind == "leaf":
@@ -273,13 +310,11 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
             origin = catalog.origin(node, 0)
             if origin is not None:
                 tensor = tensor_info(origin.tensor, catalog)
-        nodes.append(GraphNode(
-            id=node_id, kind=kind, name=display_name(node), torch_name=node.name(),
-            paths=found.paths, tensor=tensor,
-            shapes=tuple(tuple(m.shape) for m in node._input_metadata) if kind != "leaf"
-            else (),
-            saved=saved_tensors(node) if saved else (),
-        ))
+        torch_name, name = _names(node)
+        shapes = () if kind == "leaf" or tensor is not None else tuple(
+            tuple(m.shape) for m in node._input_metadata)
+        nodes.append(_fast(GraphNode, node_id, kind, name, torch_name, found.paths, tensor,
+                           shapes, saved_tensors(node) if saved else ()))
     root_ids = tuple(found.ids[r[0]] for t in roots if (r := root_node(t)) is not None)
     return Graph(tuple(nodes), tuple(found.edges), root_ids,
                  tuple(tensor_info(t, catalog) for t in roots))

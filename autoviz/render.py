@@ -61,30 +61,30 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
     """The body of the DOT graph: one line per node and per edge."""
     status = status or {}
     notes = notes or {}
-    inputs = {}
+    inputs: dict[str, int] = {}
     for edge in graph.edges:
         inputs[edge.src] = inputs.get(edge.src, 0) + 1
     lines = []
     roots = set(graph.roots)
+    nones = set()
     for node in graph.nodes:
-        label = _quote(node_label(node, notes.get(node.id), saved))
+        node_id = node.id
+        label = _quote(node_label(node, notes.get(node_id), saved))
         if node.kind == "none":
-            lines.append(f"\t{node.id} [label={label} shape=plaintext style=\"\" "
-                         "fontcolor=\"#777777\"]")
+            nones.add(node_id)
+            lines.append(f'\t{node_id} [label={label} shape=plaintext style="" '
+                         'fontcolor="#777777"]')
             continue
-        state = status.get(node.id)
-        fill = STATUS_FILL.get(state, FILL[node.kind]) if state else FILL[node.kind]
-        pen = STATUS_PEN.get(state, "3" if node.id in roots else "1")
+        state = status.get(node_id)
+        fill = STATUS_FILL[state] if state else FILL[node.kind]
+        pen = STATUS_PEN[state] if state else ("3" if node_id in roots else "1")
         style = "rounded,filled,dashed" if state == "pending" else "rounded,filled"
-        lines.append(f"\t{node.id} [label={label} fillcolor=\"{fill}\" penwidth={pen} "
-                     f"style=\"{style}\"]")
+        lines.append(f'\t{node_id} [label={label} fillcolor="{fill}" penwidth={pen} '
+                     f'style="{style}"]')
     for edge in graph.edges:
-        attrs = []
-        if inputs[edge.src] > 1:
-            attrs.append(f'label=" {edge.index}"')
-        if graph.by_id[edge.dst].kind == "none":
-            attrs.append('style=dashed color="#999999"')
-        tail = f" [{' '.join(attrs)}]" if attrs else ""
+        label = f' label=" {edge.index}"' if inputs[edge.src] > 1 else ""
+        dashed = ' style=dashed color="#999999"' if edge.dst in nones else ""
+        tail = f" [{(label + dashed).strip()}]" if label or dashed else ""
         lines.append(f"\t{edge.src} -> {edge.dst}{tail}")
     return lines
 
