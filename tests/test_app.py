@@ -199,6 +199,7 @@ def test_detach_toggle_cuts_the_graph_and_compares(app):
     assert "Before / after" in "\n".join(s.value for s in app.subheader)
     assert "Nodes gone:" in text and "AccumulateGrad (w)" in text
     assert any("element 0 of tensors does not require grad" in e for e in errors(app))
+    assert any("`loss` has no `grad_fn`" in i.value for i in app.info)
 
 
 def test_frozen_parameter_gets_no_grad(app):

@@ -127,6 +127,9 @@ def stepper_section(n: int) -> int:
 def graph_section(study: Study, k: int) -> None:
     """The autograd graph, with the replay's state at step ``k``."""
     assert study.graph is not None
+    if not study.graph.nodes:
+        st.info(_no_graph(study), icon="ℹ️")
+        return
     saved = bool(st.session_state.get("show_saved"))
     if study.trace is not None:
         shown = frame(study.trace, k)
@@ -135,6 +138,12 @@ def graph_section(study: Study, k: int) -> None:
         dot = to_dot(study.graph, saved=saved)
     st.graphviz_chart(dot, width="stretch", height=GRAPH_HEIGHT)
     st.caption(LEGEND)
+
+
+def _no_graph(study: Study) -> str:
+    root = study.root or "The root"
+    return (f"`{root}` has no `grad_fn` and does not require grad: nothing in its history "
+            "requires grad, so autograd recorded no graph.")
 
 
 def step_panel(study: Study, k: int) -> None:
@@ -260,8 +269,10 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
     for col, study, title in ((cols[0], before, "Before"), (cols[1], after, "After")):
         with col:
             st.markdown(f"**{title}**")
-            if study.graph is not None:
-                st.graphviz_chart(to_dot(study.graph), width="stretch")
+            if study.graph is not None and study.graph.nodes:
+                st.graphviz_chart(to_dot(study.graph, saved=False), width="stretch")
+            elif study.graph is not None:
+                st.info(_no_graph(study), icon="ℹ️")
             elif study.error is not None:
                 error_box("The program fails", str(study.error))
             elif study.backward_error:
