@@ -61,9 +61,11 @@ def _parse(source: str, limits: Limits) -> ast.Module:
     except SyntaxError as exc:
         raise ProgramError(f"SyntaxError: {exc.msg}", exc.lineno, refused=False,
                            error_type="SyntaxError") from None
-    except (RecursionError, MemoryError, ValueError) as exc:
+    except (RecursionError, MemoryError) as exc:
         raise ProgramError(f"the program is nested too deeply to read ({type(exc).__name__})"
                            ) from None
+    except ValueError as exc:  # e.g. a null byte in the source
+        raise ProgramError(f"the program cannot be read: {exc}") from None
     check_tree(tree, limits)
     return tree
 

@@ -146,9 +146,16 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
                         in enumerate(zip(row, widths))))
 
 
-def path_chars(graph: autoviz.Graph) -> int:
-    """Characters held in the ``path`` strings of all nodes of ``graph``."""
-    return sum(len(node.path) for node in graph.nodes)
+def free_chain(root: torch.Tensor) -> list:
+    """Nodes of a chain, root first: clear the list front to back after dropping the root
+    tensor. Once Python has touched a deep chain's nodes, torch frees it recursively and
+    overflows the C stack (a torch issue; autoviz's runner caps graph depth for this)."""
+    keep, node = [], root.grad_fn
+    while node is not None:
+        keep.append(node)
+        nexts = [n for n, _ in node.next_functions if n is not None]
+        node = nexts[0] if nexts else None
+    return keep
 
 
 def main() -> None:
@@ -204,9 +211,8 @@ def main() -> None:
         n_none = "?" if graph is None else sum(1 for n in graph.nodes if n.kind == "none")
         share = f"{100 * ext / (ext + dot):.0f}%" if ext and dot else "-"
         per_node = f"{ext / nodes * 1000:.1f}" if ext else "-"
-        mib = "-" if graph is None else f"{path_chars(graph) / 2**20:,.2f}"
         split_rows.append([label, f"{nodes:,}", str(n_none), show(split["extract"]),
-                           show(split["dot"]), share, per_node, mib])
+                           show(split["dot"]), share, per_node])
         del graph
 
     print("1) draw -> DOT source")
@@ -218,9 +224,9 @@ def main() -> None:
 
     print("2) autoviz split: extract_graph (walk + plain data) vs to_dot (DOT text)")
     print_table(["graph", "nodes", "+None nodes", "extract ms", "to_dot ms", "extract share",
-                 "extract us/node", "path MiB"], split_rows)
+                 "extract us/node"], split_rows)
 
-    print("\n3) chain scaling: autoviz.draw(...).source and the node.path strings it keeps")
+    print("\n3) chain scaling: autoviz.draw(...).source")
     rows = []
     for length in (1000, 2000, 4000):
         root, params = build_chain(length)
@@ -229,12 +235,13 @@ def main() -> None:
                 "autoviz": lambda r=root, p=params: autoviz.draw(r, names=p).source,
                 "torchviz": lambda r=root, p=params: torchviz.make_dot(r, params=p).source,
             }, args.budget, max_repeats=5)
-            ok = res["autoviz"][0] is not None
-            chars = path_chars(autoviz.extract_graph(root, names=params)) if ok else 0
         rows.append([f"chain x{length:,}", f"{count_nodes(root):,}", show(res["autoviz"]),
-                     f"{chars / 2**20:,.1f}", show(res["torchviz"])])
-    print_table(["graph", "nodes", "autoviz ms", "path MiB", "torchviz ms"], rows)
-    print("   path MiB = total length of GraphNode.path over the graph (1 byte per char)")
+                     show(res["torchviz"])])
+    print_table(["graph", "nodes", "autoviz ms", "torchviz ms"], rows)
+    keep = free_chain(chain)
+    del chain, cases, chain_params
+    for i in range(len(keep)):
+        keep[i] = None
 
 
 if __name__ == "__main__":
