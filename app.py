@@ -9,6 +9,13 @@ from autoviz.study import Study, compare, make_study
 from autoviz.tables import leaf_grads_table
 from autoviz.ui import build, state, view
 
+PAGE_CSS = "<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}</style>"
+PROJECTOR_CSS = """<style>
+[data-testid='stMainBlockContainer']{padding-top:1rem;max-width:100%}
+[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li{font-size:1.3rem}
+[data-testid='stMarkdownContainer'] h4{font-size:1.7rem}
+</style>"""
+
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def cached_study(source: str, root: str | None, gradient: str, retain: bool,
@@ -17,76 +24,97 @@ def cached_study(source: str, root: str | None, gradient: str, retain: bool,
     return make_study(source, root, gradient or None, retain, actions)
 
 
+def _show_error(study: Study) -> None:
+    error = study.error
+    assert error is not None
+    where = f"Line {error.lineno}" if error.lineno else "The program"
+    kind = "is not allowed" if error.refused else "fails"
+    view.error_box(f"{where} {kind}", error.message)
+
+
 def run() -> None:
     st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
                        page_icon="🔁")
     state.init()
+    state.load_link()
     s = st.session_state
     with st.sidebar:
+        st.toggle("Projector mode", key="projector",
+                  help="Big type, thick lines, the graph and the step only.")
         st.header("Build")
         build.presets_section()
         build.expression_section()
         build.network_section()
-    st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}</style>")
-    st.markdown("### autoviz <small>— PyTorch's autograd, node by node</small>",
-                unsafe_allow_html=True)
+    large = bool(s.projector)
+    st.html(PROJECTOR_CSS if large else PAGE_CSS)
+    if not large:
+        st.markdown("### autoviz <small>— PyTorch's autograd, node by node</small>",
+                    unsafe_allow_html=True)
     if s.form_error:
-        view.error_box("That form value can't become a program", s.form_error)
+        view.error_box("That can't become a program", s.form_error)
 
     base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
     shown = base
     if base.ok:
         s.last_good = s.code
     else:
-        error = base.error
-        assert error is not None
-        where = f"Line {error.lineno}" if error.lineno else "The program"
-        kind = "is not allowed" if error.refused else "fails"
-        view.error_box(f"{where} {kind}", error.message)
+        _show_error(base)
         if s.last_good != s.code:
             st.caption("Still showing the last program that ran.")
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
-    top_left, top_right = st.columns([3, 2], gap="large")
+    top_left, top_right = st.columns([3, 1.3] if large else [3, 2], gap="large")
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
-    with bottom_right:
-        st.markdown("#### Backward")
-        view.backward_section(shown)
-        st.markdown("#### Toggles")
-        toggles = view.toggles_section(shown)
+    if large:
+        toggles = state.current_toggles()
+    else:
+        with bottom_right:
+            st.markdown("#### Backward")
+            view.backward_section(shown)
+            st.markdown("#### Toggles")
+            toggles = view.toggles_section(shown)
     study = shown
     if toggles.active() and base.ok:
         edited, notes = apply_toggles(s.code, toggles)
         study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
         for note in notes:
             st.caption(note)
-    with bottom_left:
-        view.editor_section()
-        if study is not shown:
-            st.markdown("**The program with your toggles** (this is what is drawn):")
-            st.code(study.source, language="python", line_numbers=True)
     n = len(study.trace.steps) if study.trace else 0
     with top_right:
         k = view.stepper_section(n) if study.trace else 0
+    dot = None
     with top_left:
         if study.error is not None:
             view.error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
-            view.graph_section(study, k)
+            dot = view.graph_section(study, k, large=large)
         if study.backward_error:
             view.error_box("backward() fails", study.backward_error)
     with top_right:
         if study.trace is not None:
-            view.step_panel(study, k)
+            view.step_panel(study, k, compact=large)
             if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(leaf_grads_table(study.trace), hide_index=True)
+    link = state.write_link()
+    if large:
+        return
+    with top_right:
+        if study.trace is not None:
             view.accumulation_section(study)
         for lineno, text in (study.program.warnings if study.program else []):
             st.warning(f"line {lineno}: {text}")
         if study.program is not None and study.program.output:
             st.markdown("**Printed**")
             st.code(study.program.output, language=None)
+    with bottom_left:
+        view.editor_section()
+        if study is not shown:
+            st.markdown("**The program with your toggles** (this is what is drawn):")
+            st.code(study.source, language="python", line_numbers=True)
+        st.markdown("#### Share and export")
+        view.share_section(link)
+        view.export_section(study, dot)
     if study is not shown:
         view.comparison_section(shown, study, compare(shown, study))
     st.divider()

@@ -93,25 +93,31 @@ GRAPH_ATTRS = {"rankdir": "TB", "bgcolor": "white", "nodesep": "0.3", "ranksep":
 NODE_ATTRS = {"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
               "fontsize": "14", "margin": "0.15,0.06"}
 EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "arrowsize": "0.7"}
+# Projector: big type and thick lines that read from the back of a lecture hall.
+LARGE_NODE_ATTRS = {**NODE_ATTRS, "fontsize": "22", "penwidth": "2", "margin": "0.2,0.08"}
+LARGE_EDGE_ATTRS = {**EDGE_ATTRS, "fontsize": "18", "penwidth": "2.5", "arrowsize": "1"}
 
 
 def to_digraph(graph: Graph, status: Mapping[str, str] | None = None,
-               notes: Mapping[str, str] | None = None, saved: bool = True
-               ) -> graphviz.Digraph:
+               notes: Mapping[str, str] | None = None, saved: bool = True,
+               large: bool = False) -> graphviz.Digraph:
     """A :class:`graphviz.Digraph` of ``graph``; arrows follow ``next_functions``.
 
     ``status`` maps node ids to "current"/"done"/"pending" (the replay's state), ``notes``
-    adds a line to a node, ``saved=False`` leaves out saved tensors the graph holds."""
-    dot = graphviz.Digraph(name="autograd", graph_attr=GRAPH_ATTRS, node_attr=NODE_ATTRS,
-                           edge_attr=EDGE_ATTRS)
+    adds a line to a node, ``saved=False`` leaves out saved tensors the graph holds,
+    ``large=True`` is the projector style."""
+    dot = graphviz.Digraph(name="autograd", graph_attr=GRAPH_ATTRS,
+                           node_attr=LARGE_NODE_ATTRS if large else NODE_ATTRS,
+                           edge_attr=LARGE_EDGE_ATTRS if large else EDGE_ATTRS)
     dot.body.extend(line + "\n" for line in dot_lines(graph, status, notes, saved))
     return dot
 
 
 def to_dot(graph: Graph, status: Mapping[str, str] | None = None,
-           notes: Mapping[str, str] | None = None, saved: bool = True) -> str:
+           notes: Mapping[str, str] | None = None, saved: bool = True,
+           large: bool = False) -> str:
     """DOT text of ``graph``: byte-identical for the same graph and step."""
-    return to_digraph(graph, status, notes, saved).source
+    return to_digraph(graph, status, notes, saved, large).source
 
 
 def draw(*tensors: torch.Tensor, names: Mapping[str, torch.Tensor] | None = None,

@@ -238,7 +238,16 @@ def manual_call(study: Study, k: int) -> ManualCall | None:
     if study.trace is None or not 1 <= k <= len(study.trace.steps):
         return None
     step = study.trace.steps[k - 1]
-    code = f"{step.path}({', '.join(tensor_literal(g) for g in step.grad_outputs)})"
+    args = ", ".join(tensor_literal(g) for g in step.grad_outputs)
+    depth = step.paths.depth(step.node_id)
+    if depth > 12:  # a deep node: the full expression would be thousands of characters
+        start = step.paths(step.node_id).split(".next_functions")[0]
+        code = (f"node = {start}\nfor i in range({depth}):  # first inputs all the way down\n"
+                f"    node = node.next_functions[0][0]\nnode({args})"
+                if step.path.count("[0][0]") == depth
+                else f"# {depth} .next_functions hops below {start}\nnode({args})")
+    else:
+        code = f"{step.path}({args})"
     node = study.nodes.get(step.node_id)
     if node is None or hasattr(node, "variable"):
         target = study.trace.graph.node(step.node_id).tensor

@@ -5,9 +5,15 @@ Widgets write here through callbacks; everything on screen is derived from it.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
+from autoviz.edits import Toggles
 from autoviz.presets import DEFAULT, PRESETS
+from autoviz.share import LinkError, View, from_params, to_params
+
+_FOREIGN = ("embed", "embed_options")  # Streamlit's own parameters: left alone
 
 DEFAULTS: dict[str, object] = {
     "code": PRESETS[DEFAULT].code,
@@ -26,6 +32,7 @@ DEFAULTS: dict[str, object] = {
     "last_good": PRESETS[DEFAULT].code,
     "form_error": None,
     "show_saved": False,
+    "projector": False,
 }
 
 
@@ -54,3 +61,51 @@ def reset_run() -> None:
     """Choices that change the recorded backward send the replay back to step 0."""
     st.session_state.actions = ()
     st.session_state.step = 0
+
+
+def _view() -> View:
+    s = st.session_state
+    return View(code=s.code, root=s.root, gradient=s.gradient, retain=s.retain, step=s.step,
+                no_grad=s.no_grad, no_grad_line=s.no_grad_line, detach=tuple(s.detach),
+                frozen=tuple(s.frozen), retain_grad=tuple(s.retain_grad),
+                projector=bool(s.projector))
+
+
+def load_link() -> None:
+    """On a session's first run, restore the view a shared link describes."""
+    s = st.session_state
+    if s.get("link_loaded"):
+        return
+    s.link_loaded = True
+    try:
+        view = from_params(st.query_params.to_dict())
+    except LinkError as exc:
+        s.form_error = f"This link could not be read ({exc}); showing the default program."
+        return
+    if view is None:
+        return
+    set_program(view.code, view.root)
+    s.last_good = view.code
+    s.gradient, s.retain, s.step = view.gradient, view.retain, view.step
+    s.no_grad, s.no_grad_line = view.no_grad, view.no_grad_line
+    s.detach, s.frozen = list(view.detach), list(view.frozen)
+    s.retain_grad, s.projector = list(view.retain_grad), view.projector
+
+
+def write_link() -> str:
+    """Put the current view in the address bar; return the link that reopens it."""
+    params = to_params(_view())
+    for key in [k for k in st.query_params if k not in params and k not in _FOREIGN]:
+        del st.query_params[key]
+    st.query_params.update(params)
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(params)}"
+
+
+def current_toggles() -> Toggles:
+    """The toggles as the state holds them (the widgets write them there)."""
+    s = st.session_state
+    no_grad: str | int = s.no_grad
+    if no_grad == "line":
+        no_grad = int(s.no_grad_line) if s.no_grad_line else "off"
+    return Toggles(no_grad, tuple(s.detach), tuple(s.frozen), tuple(s.retain_grad))

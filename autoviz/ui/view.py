@@ -17,9 +17,10 @@ from autoviz.study import (
     manual_call,
 )
 from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
-from autoviz.ui.state import reset_run
+from autoviz.ui.state import current_toggles, reset_run
 
 GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
+PROJECTOR_HEIGHT = 560
 LEGEND = ("**Legend** — grey: `grad_fn` node · blue: leaf (`AccumulateGrad`) · thick border: "
           "the root · amber: the step now · green: done · dashed: gradient arriving · "
           "`None`: an input that needs no grad · arrows follow `next_functions`")
@@ -77,14 +78,12 @@ def toggles_section(study: Study) -> Toggles:
     lines = statement_lines(study.source)
     st.radio("torch.no_grad()", ["off", "all", "line"], key="no_grad", horizontal=True,
              on_change=reset_run, help="Around the whole computation, or around one line.")
-    no_grad: str | int = st.session_state.no_grad
-    if no_grad == "line" and lines:
-        line = st.selectbox("no_grad around line", [n for n, _ in lines],
-                            format_func=lambda n: f"{n}: {dict(lines)[n][:40]}",
-                            key="no_grad_line", on_change=reset_run)
-        no_grad = int(line) if line is not None else "off"
-    elif no_grad == "line":
-        no_grad = "off"
+    if st.session_state.no_grad == "line" and lines:
+        if st.session_state.no_grad_line not in dict(lines):
+            st.session_state.no_grad_line = lines[0][0]
+        st.selectbox("no_grad around line", [n for n, _ in lines],
+                     format_func=lambda n: f"{n}: {dict(lines)[n][:40]}",
+                     key="no_grad_line", on_change=reset_run)
     _keep_options("detach", intermediates)
     _keep_options("retain_grad", intermediates)
     _keep_options("frozen", frozen_options)
@@ -92,8 +91,7 @@ def toggles_section(study: Study) -> Toggles:
     st.multiselect("requires_grad off (frozen)", frozen_options, key="frozen",
                    on_change=reset_run)
     st.multiselect("retain_grad() on", intermediates, key="retain_grad", on_change=reset_run)
-    return Toggles(no_grad, tuple(st.session_state.detach), tuple(st.session_state.frozen),
-                   tuple(st.session_state.retain_grad))
+    return current_toggles()
 
 
 def _keep_options(key: str, options: list[str]) -> None:
@@ -124,20 +122,22 @@ def stepper_section(n: int) -> int:
     return int(st.session_state.step)
 
 
-def graph_section(study: Study, k: int) -> None:
-    """The autograd graph, with the replay's state at step ``k``."""
+def graph_section(study: Study, k: int, large: bool = False) -> str | None:
+    """The autograd graph, with the replay's state at step ``k``; returns its DOT."""
     assert study.graph is not None
     if not study.graph.nodes:
         st.info(_no_graph(study), icon="ℹ️")
-        return
+        return None
     saved = bool(st.session_state.get("show_saved"))
     if study.trace is not None:
         shown = frame(study.trace, k)
-        dot = to_dot(study.graph, shown.status, shown.notes, saved=saved)
+        dot = to_dot(study.graph, shown.status, shown.notes, saved=saved, large=large)
     else:
-        dot = to_dot(study.graph, saved=saved)
-    st.graphviz_chart(dot, width="stretch", height=GRAPH_HEIGHT)
-    st.caption(LEGEND)
+        dot = to_dot(study.graph, saved=saved, large=large)
+    st.graphviz_chart(dot, width="stretch", height=PROJECTOR_HEIGHT if large else GRAPH_HEIGHT)
+    if not large:
+        st.caption(LEGEND)
+    return dot
 
 
 def _no_graph(study: Study) -> str:
@@ -146,8 +146,9 @@ def _no_graph(study: Study) -> str:
             "requires grad, so autograd recorded no graph.")
 
 
-def step_panel(study: Study, k: int) -> None:
-    """What step ``k`` received, from whom, what it passed on, and the manual call."""
+def step_panel(study: Study, k: int, compact: bool = False) -> None:
+    """What step ``k`` received, from whom, what it passed on, and the manual call
+    (``compact``: projector mode, the essentials only)."""
     trace = study.trace
     assert trace is not None
     n = len(trace.steps)
@@ -164,7 +165,8 @@ def step_panel(study: Study, k: int) -> None:
     node = trace.graph.node(step.node_id)
     title = node.tensor.name if node.tensor and node.tensor.name else ""
     st.markdown(f"#### Step {k} of {n}: `{node.name}`" + (f" — `{title}`" if title else ""))
-    st.caption(f"torch's name: `{step.name}` · reached as `{step.path}`")
+    if not compact:
+        st.caption(f"torch's name: `{step.name}` · reached as `{_short(step.path)}`")
     received = ", ".join(preview(g) for g in step.grad_outputs)
     st.markdown(f"**Received** (`grad_outputs`): `{received}`")
     if len(step.fan_in) > 1 or (step.fan_in and step.fan_in[0].from_node is not None
@@ -192,10 +194,20 @@ def step_panel(study: Study, k: int) -> None:
         st.markdown("**Passes on** (`grad_inputs`), one per `next_functions` entry:\n\n"
                     "| slot | to | gradient | note |\n|---|---|---|---|\n" + "\n".join(rows))
     call = manual_call(study, k)
+    if compact and call is not None and len(call.code) > 160:
+        return
     if call is not None:
         st.markdown("**The same step by hand:**")
         st.code(call.code + ("\n# returns\n" + call.result if call.called else
                              f"\n# {call.result}"), language="python", wrap_lines=True)
+
+
+def _short(path: str, limit: int = 300) -> str:
+    """A path from a deep graph, shortened for the screen."""
+    if len(path) <= limit:
+        return path
+    hops = path.count(".next_functions")
+    return f"{path[:120]} … ({hops:,} hops in all) … {path[-80:]}"
 
 
 def _broadcast_note(received: tuple, grad: object) -> str:
@@ -292,3 +304,33 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
 
         st.dataframe(pd.DataFrame(result.grads, columns=["leaf", "grad before", "grad after"]),
                      hide_index=True)
+
+
+def export_section(study: Study, dot: str | None) -> None:
+    """Downloads: the graph (DOT, SVG, PNG), the steps (CSV), the program (.py)."""
+    from autoviz.export import program_file, render
+
+    row = st.container(horizontal=True)
+    if dot is not None:
+        row.download_button("graph.svg", lambda: render(dot, "svg"), file_name="graph.svg",
+                            mime="image/svg+xml", key="export_svg", on_click="ignore",
+                            icon=":material/download:")
+        row.download_button("graph.png", lambda: render(dot, "png"), file_name="graph.png",
+                            mime="image/png", key="export_png", on_click="ignore",
+                            icon=":material/download:")
+        row.download_button("graph.dot", dot, file_name="graph.dot", mime="text/vnd.graphviz",
+                            key="export_dot", on_click="ignore", icon=":material/download:")
+    if study.trace is not None:
+        row.download_button("steps.csv", steps_table(study.trace).to_csv(index=False),
+                            file_name="steps.csv", mime="text/csv", key="export_steps",
+                            on_click="ignore", icon=":material/download:")
+    row.download_button("program.py", program_file(study), file_name="program.py",
+                        mime="text/x-python", key="export_py", on_click="ignore",
+                        icon=":material/download:")
+
+
+def share_section(link: str) -> None:
+    """The link that reopens exactly this view (copy it with the code block's button)."""
+    st.code(link, language=None, wrap_lines=True)
+    st.caption("Add `&embed=true` to embed the page in slides (no Streamlit chrome); "
+               "`&projector=1` opens it in projector mode.")

@@ -1,0 +1,136 @@
+"""Shared links, projector mode and exports: the lecture features."""
+
+import io
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from autoviz.export import program_file, render
+from autoviz.presets import NEURON, SEED_NETWORK
+from autoviz.share import LinkError, View, from_params, pack_program, to_params, unpack_program
+from autoviz.study import make_study
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_program_round_trips_through_a_short_url_safe_text():
+    packed = pack_program(SEED_NETWORK)
+    assert unpack_program(packed) == SEED_NETWORK
+    assert set(packed) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert len(packed) < len(SEED_NETWORK)
+
+
+def test_view_round_trips_through_query_params():
+    view = View(code=NEURON, root="o", gradient="", retain=False, step=3, no_grad="line",
+                no_grad_line=9, detach=("n",), frozen=("w1", "b"), retain_grad=("n",),
+                projector=True)
+    params = to_params(view)
+    assert all(isinstance(v, str) for v in params.values())
+    assert from_params(params) == view
+
+
+@pytest.mark.parametrize("text,message", [
+    ("!!!notbase64", "not valid base64"),
+    ("Z2FyYmFnZSEh", "damaged"),  # base64 of b"garbage!!"
+    (pack_program("import torch\n")[:-4], "damaged"),  # cut short
+    ("A" * 50_000, "too long"),
+])
+def test_bad_links_are_refused_with_a_reason(text, message):
+    with pytest.raises(LinkError, match=message):
+        unpack_program(text)
+
+
+def test_a_decompression_bomb_is_refused_before_it_inflates():
+    import base64
+
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"a" * 50_000_000, 9)).decode().rstrip("=")
+    assert len(bomb) < 100_000
+    with pytest.raises(LinkError, match="too long"):
+        unpack_program(bomb)
+
+
+def test_link_params_are_sanitised():
+    view = from_params({"p": pack_program("import torch\n"), "root": "__class__;x",
+                        "step": "99999999999", "detach": "a,__x__,b c,d"})
+    assert view.root is None and view.step == 0
+    assert view.detach == ("a", "__x__", "d")  # names only; the runner refuses '_' names
+
+
+def _app(params=None):
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_opening_a_link_restores_program_root_toggles_and_step():
+    view = View(code=NEURON, root="o", step=2, frozen=("w2",))
+    at = _app(to_params(view))
+    assert at.session_state.code == NEURON
+    assert at.session_state.frozen == ["w2"]
+    assert "Step 2 of" in "\n".join(m.value for m in at.markdown)
+    spec = at.get("graphviz_chart")[0].proto.spec
+    assert "TanhBackward0" in spec
+    assert "w2 = torch.tensor(1.0, dtype=torch.float64, requires_grad=False)" in "\n".join(
+        c.value for c in at.code)
+
+
+def test_the_address_bar_follows_the_view():
+    at = _app()
+    at.button(key="next").click().run()
+    assert at.query_params["step"] == "1"
+    assert unpack_program(at.query_params["p"]) == at.session_state.code
+    link = next(c.value for c in at.code if "?p=" in c.value)
+    assert "step=1" in link
+
+
+def test_a_damaged_link_says_so_and_shows_the_default():
+    at = _app({"p": "%%%"})
+    assert any("This link could not be read" in e.value for e in at.error)
+    assert "O = 5*a**2" in at.get("graphviz_chart")[0].proto.spec
+
+
+def test_projector_mode_has_big_type_and_minimal_controls():
+    at = _app({"p": pack_program(SEED_NETWORK), "projector": "1"})
+    spec = at.get("graphviz_chart")[0].proto.spec
+    assert "fontsize=22" in spec and "penwidth=2.5" in spec
+    assert not at.text_area  # no editor, toggles or tables on the projector
+    assert not at.multiselect
+    at.button(key="next").click().run()
+    assert "Step 1 of 6" in "\n".join(m.value for m in at.markdown)
+
+
+def test_exported_program_runs_unchanged_in_plain_python(tmp_path):
+    study = make_study(SEED_NETWORK)
+    path = tmp_path / "program.py"
+    path.write_text(program_file(study))
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "w.grad = tensor([[0.1055, 0.2145]," in out
+    assert "b.grad = tensor([0.1055, 0.2145])" in out
+
+
+def test_exported_program_with_its_own_backward_is_left_as_written():
+    source = "import torch\na = torch.tensor([3.], requires_grad=True)\nO = 5*a**2\nO.backward()\n"
+    assert program_file(make_study(source)).count("backward(") == 1
+
+
+def test_graph_exports_as_svg_and_png():
+    study = make_study(SEED_NETWORK)
+    from autoviz.render import to_dot
+
+    dot = to_dot(study.graph)
+    svg = ET.fromstring(render(dot, "svg"))
+    texts = "".join(svg.itertext())
+    assert "BinaryCrossEntropyWithLogitsBackward0" in texts and "AccumulateGrad" in texts
+    png = Image.open(io.BytesIO(render(dot, "png")))
+    png.load()
+    assert png.format == "PNG" and png.size[0] > 200
