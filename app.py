@@ -5,13 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from autoviz.edits import apply_toggles
+from autoviz.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
 from autoviz.study import Study, compare, make_study
 from autoviz.tables import leaf_grads_table
 from autoviz.ui import build, state, view
 
-PAGE_CSS = "<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}</style>"
-PROJECTOR_CSS = """<style>
-[data-testid='stMainBlockContainer']{padding-top:1rem;max-width:100%}
+# Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
+# labels fill the boxes Graphviz laid out for them.
+_GRAPH_TEXT = ("[data-testid='stGraphVizChart'] svg g.node text{{font-size:{0}px !important}}"
+               "[data-testid='stGraphVizChart'] svg g.edge text{{font-size:{1}px !important}}")
+PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}"
+            + _GRAPH_TEXT.format(NODE_ATTRS["fontsize"], EDGE_ATTRS["fontsize"]) + "</style>")
+PROJECTOR_CSS = "<style>" + _GRAPH_TEXT.format(
+    LARGE_NODE_ATTRS["fontsize"], LARGE_EDGE_ATTRS["fontsize"]) + """
+[data-testid='stMainBlockContainer']{padding-top:4.5rem;max-width:100%}
 [data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li{font-size:1.3rem}
 [data-testid='stMarkdownContainer'] h4{font-size:1.7rem}
 </style>"""
@@ -33,11 +40,12 @@ def _show_error(study: Study) -> None:
 
 
 def run() -> None:
-    st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
-                       page_icon="🔁")
     state.init()
     state.load_link()
     s = st.session_state
+    st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
+                       page_icon="🔁",
+                       initial_sidebar_state="collapsed" if s.projector else "auto")
     with st.sidebar:
         st.toggle("Projector mode", key="projector",
                   help="Big type, thick lines, the graph and the step only.")
@@ -63,7 +71,7 @@ def run() -> None:
             st.caption("Still showing the last program that ran.")
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
-    top_left, top_right = st.columns([3, 1.3] if large else [3, 2], gap="large")
+    top_left, top_right = st.columns([2.4, 1] if large else [3, 2], gap="medium")
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     if large:
         toggles = state.current_toggles()

@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -90,4 +91,93 @@ def test_landing_page_steps_to_the_leaf_gradient_30(server, browser):
     leaf = [t for t in _node_texts(page) if "AccumulateGrad" in t]
     assert len(leaf) == 1 and "grad [30.]" in leaf[0]
     page.screenshot(path=str(ARTIFACTS / "landing_end.png"))
+    page.close()
+
+
+def _link(server, **extra):
+    from autoviz.presets import NEURON
+    from autoviz.share import View, to_params
+
+    params = {**to_params(View(code=NEURON, root="o", step=2)), **extra}
+    return server + "/?" + urlencode(params)
+
+
+def test_a_shared_link_restores_the_view(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(_link(server))
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_function("document.body.innerText.includes('Step 2 of')", timeout=30_000)
+    assert any("TanhBackward0" in t for t in _node_texts(page))
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.body.innerText.includes('Step 3 of')", timeout=30_000)
+    page.wait_for_function("location.search.includes('step=3')", timeout=30_000)
+    page.close()
+
+
+def test_embedded_in_a_cross_origin_iframe_with_projector_mode(server, browser):
+    """Slides on another origin embed the app; the keyboard steps inside the frame."""
+    import http.server
+    import threading
+
+    src = _link(server, embed="true", projector="1")
+    deck = (f'<html><body style="margin:0"><h1>Lecture 4</h1><iframe src="{src}" '
+            'width="1200" height="700" style="border:0"></iframe></body></html>').encode()
+
+    class Slides(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(deck)
+
+        def log_message(self, *args):
+            pass
+
+    # another port and host name: a different origin from the app (127.0.0.1:<port>)
+    slides = http.server.HTTPServer(("127.0.0.1", 0), Slides)
+    threading.Thread(target=slides.serve_forever, daemon=True).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"http://localhost:{slides.server_address[1]}/deck.html")
+    frame = page.frame_locator("iframe")
+    frame.locator(GRAPH).first.wait_for(timeout=90_000)
+    texts = frame.locator(GRAPH).evaluate_all("ns => ns.map(n => n.textContent)")
+    assert any("TanhBackward0" in t for t in texts)
+    # big type: graphviz wrote 22pt labels
+    sizes = frame.locator(f"{GRAPH} text").evaluate_all(
+        "ts => ts.map(t => parseFloat(t.getAttribute('font-size')))")
+    assert max(sizes) >= 22
+    frame.get_by_text("Step 2 of").wait_for(timeout=30_000)
+    frame.locator("[data-testid=stGraphVizChart]").first.click()
+    page.keyboard.press("ArrowRight")
+    frame.get_by_text("Step 3 of").wait_for(timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "embedded_projector.png"))
+    page.close()
+    slides.shutdown()
+
+
+def test_graph_downloads_as_svg_and_png(server, browser, tmp_path):
+    import io
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(server)
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    files = {}
+    for name in ("graph.svg", "graph.png", "program.py"):
+        button = page.get_by_role("button", name=name)
+        button.scroll_into_view_if_needed()
+        with page.expect_download(timeout=60_000) as info:
+            button.click()
+        target = tmp_path / name
+        info.value.save_as(target)
+        files[name] = target.read_bytes()
+    svg = ET.fromstring(files["graph.svg"])
+    assert "MulBackward0" in "".join(svg.itertext())
+    image = Image.open(io.BytesIO(files["graph.png"]))
+    image.load()
+    assert image.format == "PNG" and image.size[0] > 100
+    assert b"O = 5*a**2" in files["program.py"]
     page.close()
