@@ -56,33 +56,26 @@ def apply_toggles(source: str, toggles: Toggles) -> tuple[str, list[str]]:
     lines = source.splitlines()
     notes: list[str] = []
     inserts: list[tuple[int, str]] = []  # (after this 1-based line, text)
-    for name in toggles.frozen:
-        stmt = _last_assignment(tree, name)
-        if stmt is None:
-            notes.append(f"requires_grad: no top-level assignment to {name!r}")
-            continue
-        kw = _requires_grad_keyword(stmt)
-        if kw is not None:
-            row = kw.value.lineno - 1
-            line = lines[row].encode()
-            lines[row] = (line[:kw.value.col_offset] + b"False"
-                          + line[kw.value.end_col_offset:]).decode()
-        else:
-            inserts.append((stmt.end_lineno or stmt.lineno,
-                            f"{name}.requires_grad_(False)  # autoviz: frozen"))
-    for name in toggles.detach:
-        stmt = _last_assignment(tree, name)
-        if stmt is None:
-            notes.append(f"detach: no top-level assignment to {name!r}")
-            continue
-        inserts.append((stmt.end_lineno or stmt.lineno,
-                        f"{name} = {name}.detach()  # autoviz: cut the graph here"))
-    for name in toggles.retain:
-        stmt = _last_assignment(tree, name)
-        if stmt is None:
-            notes.append(f"retain_grad: no top-level assignment to {name!r}")
-            continue
-        inserts.append((stmt.end_lineno or stmt.lineno, f"{name}.retain_grad()"))
+    # each toggle: (names, what the note calls it, the line that goes after the assignment)
+    rules = (
+        (toggles.frozen, "requires_grad", "{0}.requires_grad_(False)  # autoviz: frozen"),
+        (toggles.detach, "detach", "{0} = {0}.detach()  # autoviz: cut the graph here"),
+        (toggles.retain, "retain_grad", "{0}.retain_grad()"),
+    )
+    for names, label, template in rules:
+        for name in names:
+            stmt = _last_assignment(tree, name)
+            if stmt is None:
+                notes.append(f"{label}: no top-level assignment to {name!r}")
+                continue
+            kw = _requires_grad_keyword(stmt) if label == "requires_grad" else None
+            if kw is not None:  # frozen: flip requires_grad=True where the leaf is made
+                row = kw.value.lineno - 1
+                line = lines[row].encode()
+                lines[row] = (line[:kw.value.col_offset] + b"False"
+                              + line[kw.value.end_col_offset:]).decode()
+            else:
+                inserts.append((stmt.end_lineno or stmt.lineno, template.format(name)))
     for after, text in sorted(inserts, key=lambda item: -item[0]):
         lines.insert(after, text)
     text = "\n".join(lines) + "\n"
