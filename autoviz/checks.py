@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from autoviz.allowlist import IMPORTABLE
 from autoviz.errors import ProgramError
@@ -48,6 +49,16 @@ _WHY = {
 _OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult,
         ast.USub, ast.UAdd, ast.Not, ast.Invert, ast.And, ast.Or,
         ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot)
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(source: str) -> list[str]:
+    """Lines as Python numbers them: only \\n, \\r\\n and \\r end a line (str.splitlines
+    also splits at form feeds and other separators, which would shift every line number)."""
+    lines = _NEWLINE.split(source)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def _refuse(message: str, where: ast.AST | int | None) -> ProgramError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from autoviz.checks import source_lines
+
 INDENT = "    "
 
 
@@ -53,7 +55,7 @@ def apply_toggles(source: str, toggles: Toggles) -> tuple[str, list[str]]:
         tree = ast.parse(source)
     except SyntaxError:
         return source, ["the program does not parse, so the toggles are not applied"]
-    lines = source.splitlines()
+    lines = source_lines(source)
     notes: list[str] = []
     inserts: list[tuple[int, str]] = []  # (after this 1-based line, text)
     # each toggle: (names, what the note calls it, the line that goes after the assignment)
@@ -81,7 +83,10 @@ def apply_toggles(source: str, toggles: Toggles) -> tuple[str, list[str]]:
     text = "\n".join(lines) + "\n"
     if toggles.no_grad == "off":
         return text, notes
-    return _wrap_no_grad(text, toggles.no_grad, notes), notes
+    where = toggles.no_grad
+    if where != "all":  # the user picked a line of their program: follow it past inserts
+        where = int(where) + sum(1 for after, _ in inserts if after < int(where))
+    return _wrap_no_grad(text, where, notes), notes
 
 
 def _wrap_no_grad(source: str, where: str | int, notes: list[str]) -> str:
@@ -96,7 +101,7 @@ def _wrap_no_grad(source: str, where: str | int, notes: list[str]) -> str:
     if not body:
         return source
     first, last = body[0].lineno, body[-1].end_lineno or body[-1].lineno
-    lines = source.splitlines()
+    lines = source_lines(source)
     wrapped = [INDENT + line if line.strip() else line for line in lines[first - 1:last]]
     lines[first - 1:last] = ["with torch.no_grad():  # autoviz: no_grad", *wrapped]
     return "\n".join(lines) + "\n"
@@ -108,6 +113,6 @@ def statement_lines(source: str) -> list[tuple[int, str]]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    lines = source.splitlines()
+    lines = source_lines(source)
     return [(s.lineno, lines[s.lineno - 1].strip()) for s in tree.body
             if not isinstance(s, ast.Import | ast.ImportFrom)]

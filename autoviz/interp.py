@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from autoviz import allowlist as al
+from autoviz.checks import source_lines
 from autoviz.costs import Budget, grad_fn_of, python_size, tensors_in
 from autoviz.errors import ProgramError
 
@@ -124,7 +125,7 @@ class Interpreter:
         self.generator = torch.Generator()
         self.generator.seed()
         self.print_options: dict[str, Any] = {}
-        self.lines = program.source.splitlines()
+        self.lines = source_lines(program.source)
         self.texts: dict[int, str | None] = {}
 
     # ---- running -------------------------------------------------------------------
