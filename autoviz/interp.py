@@ -94,6 +94,7 @@ _UNARY: dict[type, Callable[[Any], Any]] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
 }
 _FORMAT_NUMBER = re.compile(r"\d+")
+_SUM_TERMS = 1_000
 _PRINT_FIELDS = ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")
 _PRINT_CAPS = {"precision": 20, "threshold": 10_000, "edgeitems": 50, "linewidth": 1_000}
 
@@ -268,7 +269,8 @@ class Interpreter:
             obj = self._value(target.value)
             index = self._index(target.slice)
             if isinstance(obj, torch.Tensor):
-                self.budget.before(al.SAME, (obj, value), {}, "item assignment", _no_meta)
+                self.budget.before(al.SAME, (obj, index, value), {}, "item assignment",
+                                   _no_meta)
                 with self._capture():
                     self._fail_safe(operator.setitem, obj, index, value)
                 if grad_fn_of(obj) is not None:
@@ -693,7 +695,14 @@ class Interpreter:
             with self._printing():
                 result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
         elif name in ("sum", "abs", "min", "max", "round") and any(
-                tensors_in(a) for a in args):
+                tensors_in(a) or isinstance(a, torch.Tensor) for a in args):
+            first = args[0] if args else None
+            terms = (first.shape[0] if isinstance(first, torch.Tensor) and first.dim()
+                     else len(first) if isinstance(first, (list, tuple)) else 0)
+            if name == "sum" and terms > _SUM_TERMS:
+                # Python's sum adds one term at a time: a graph as deep as there are terms
+                raise self._refuse(f"sum() over {terms:,} tensors would build a graph that "
+                                   f"deep (limit {_SUM_TERMS:,}); use torch.sum or .sum()")
             result = self._op(getattr(builtins, name), args, kwargs, al.BROADCAST, node, name)
         else:
             result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
