@@ -141,6 +141,7 @@ def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, flo
     return None
 
 
+MAX_DIMS = 64  # torch's kernels slow to a crawl on tensors with thousands of dimensions
 SMALL = 10_000  # a call this small may run even when its cost could not be checked
 
 
@@ -257,6 +258,9 @@ class Budget:
                 if depth > self.limits.graph_depth:
                     raise self.refuse(f"the autograd graph would be more than "
                                       f"{self.limits.graph_depth:,} nodes deep")
+            if out.dim() > MAX_DIMS:
+                raise self.refuse(f"{name} made a tensor with {out.dim():,} dimensions; the "
+                                  f"limit is {MAX_DIMS}")
             if id(out) in ids:
                 continue  # in-place: no new memory
             self._check_numel(out.numel(), f"the result of {name}")

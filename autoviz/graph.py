@@ -236,12 +236,17 @@ class Walk:
 
 
 def root_node(tensor: torch.Tensor) -> tuple[Any, str] | None:
-    """The node backward starts from, and the expression reaching it."""
-    if tensor.grad_fn is not None:
-        return tensor.grad_fn, ".grad_fn"
-    if tensor.requires_grad:
-        edge = torch.autograd.graph.get_gradient_edge(tensor)
-        return edge.node, "(leaf)"
+    """The node backward starts from, and the expression reaching it (None: no graph, and
+    torch's own backward says why)."""
+    try:
+        if tensor.grad_fn is not None:
+            return tensor.grad_fn, ".grad_fn"
+        if tensor.requires_grad:
+            node = torch.autograd.graph.get_gradient_edge(tensor).node
+            if node is not None:
+                return node, "(leaf)"
+    except (RuntimeError, AssertionError, AttributeError):  # no_grad views, inference_mode
+        pass
     return None
 
 

@@ -316,7 +316,7 @@ class Interpreter:
         elif isinstance(target, ast.Subscript):
             obj = self._value(target.value)
             index = self._index(target.slice)
-            left = self._fail_safe(operator.getitem, obj, index)
+            left = self._subscript(obj, index, target)
             self._assign(target, self._binop(op, left, right, node, inplace=True))
         else:
             obj = self._value(target.value)
