@@ -52,6 +52,7 @@ class UserFunction:
     name: str
     params: tuple[str, ...]
     body: tuple[ast.stmt, ...]
+    local_names: frozenset[str] = frozenset()  # assigned in the body: local throughout
 
 
 class _Return(Exception):
@@ -121,6 +122,7 @@ class Interpreter:
         self.globals: dict[str, Any] = program.namespace
         self.modules: dict[str, _Module] = {}
         self.frames: list[dict[str, Any]] = []
+        self.local_names: list[frozenset[str]] = []
         self.output: list[str] = []
         self.output_len = 0
         self.generator = torch.Generator()
@@ -174,8 +176,11 @@ class Interpreter:
         elif isinstance(node, ast.If):
             self._block(node.body if self._truth(self._value(node.test)) else node.orelse)
         elif isinstance(node, ast.FunctionDef):
-            self._bind(node.name, UserFunction(node.name, tuple(a.arg for a in node.args.args),
-                                               tuple(node.body)))
+            params = tuple(a.arg for a in node.args.args)
+            assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            self._bind(node.name, UserFunction(node.name, params, tuple(node.body),
+                                               frozenset(assigned) | frozenset(params)))
         elif isinstance(node, ast.Return):
             raise _Return(None if node.value is None else self._value(node.value))
         elif isinstance(node, ast.Break):
@@ -247,6 +252,10 @@ class Interpreter:
         name = node.id
         if self.frames and name in self.frames[-1]:
             return self.frames[-1][name]
+        if self.frames and name in self.local_names[-1]:
+            raise _Failure(UnboundLocalError(
+                f"cannot access local variable '{name}' where it is not associated with a "
+                "value"))
         if name in self.globals:
             return self.globals[name]
         if name in self.modules:
@@ -628,6 +637,7 @@ class Interpreter:
                                " deep")
         frame = _bind_arguments(func, args, kwargs)
         self.frames.append(frame)
+        self.local_names.append(func.local_names)
         lineno = self.budget.lineno
         result = None
         try:
@@ -636,6 +646,7 @@ class Interpreter:
             result = ret.value
         finally:
             self.frames.pop()
+            self.local_names.pop()
         self.budget.lineno = lineno  # only on success: an error keeps the line inside f
         return result
 
