@@ -179,6 +179,9 @@ class Interpreter:
             params = tuple(a.arg for a in node.args.args)
             assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            assigned |= {(a.asname or a.name.split(".")[0]) for stmt in node.body
+                         for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)
+                         for a in n.names}
             self._bind(node.name, UserFunction(node.name, params, tuple(node.body),
                                                frozenset(assigned) | frozenset(params)))
         elif isinstance(node, ast.Return):
@@ -206,7 +209,10 @@ class Interpreter:
                                   _Module(f"{node.module}.{alias.name}"))
 
     def _bind_module(self, name: str, module: _Module) -> None:
-        self._scope().pop(name, None)
+        if self.frames:  # an import inside a function binds a local name, as in Python
+            self.frames[-1][name] = module
+            return
+        self.globals.pop(name, None)
         self.modules[name] = module
 
     def _with(self, node: ast.With) -> None:
