@@ -115,6 +115,8 @@ def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, flo
     """(elements out, FLOPs) of common calls from shapes alone; None when not sure."""
     if name in _FACTORIES:
         sizes = _size_args(args, kwargs)
+        if sizes is not None and len(sizes) > MAX_DIMS:
+            return None  # the meta check refuses it (or torch does, cheaply)
         return None if sizes is None else (_prod(sizes), 0.0)
     if name == "torch.randint" and len(args) in (2, 3) and isinstance(args[-1], (tuple, list)):
         sizes = _size_args((args[-1],), {})

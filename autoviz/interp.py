@@ -23,7 +23,7 @@ import torch
 
 from autoviz import allowlist as al
 from autoviz.checks import source_lines
-from autoviz.costs import Budget, grad_fn_of, python_size, tensors_in
+from autoviz.costs import MAX_DIMS, Budget, grad_fn_of, python_size, tensors_in
 from autoviz.errors import ProgramError
 
 _LOCK = threading.RLock()  # guards torch's global print options and the warnings filters
@@ -96,6 +96,8 @@ _UNARY: dict[type, Callable[[Any], Any]] = {
 }
 _FORMAT_NUMBER = re.compile(r"\d+")
 _SUM_TERMS = 1_000
+_SHAPE_METHODS = frozenset("repeat view reshape expand permute tile new_zeros new_ones new_empty "
+                           "new_full flip".split())
 _PRINT_FIELDS = ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")
 _PRINT_CAPS = {"precision": 20, "threshold": 10_000, "edgeitems": 50, "linewidth": 1_000}
 
@@ -432,6 +434,9 @@ class Interpreter:
     def _subscript(self, obj: Any, index: Any, node: ast.AST) -> Any:
         if isinstance(obj, torch.Tensor):
             parts = index if isinstance(index, tuple) else (index,)
+            if len(parts) > MAX_DIMS:
+                raise self._refuse(f"an index with {len(parts):,} parts: tensors here have at "
+                                   f"most {MAX_DIMS} dimensions")
             advanced = [p for p in parts if isinstance(p, (torch.Tensor, list))]
             if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in advanced):
                 category = al.SAME  # a mask picks at most every element
@@ -602,6 +607,11 @@ class Interpreter:
         if name in ("unbind", "split", "chunk") and max(tensor.shape, default=0) > cap:
             raise self._refuse(f".{name}() of a dimension over {cap:,} long would make too "
                                "many tensors")
+        if name in _SHAPE_METHODS:
+            sizes = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+            if len(sizes) > MAX_DIMS:
+                raise self._refuse(f".{name}() with {len(sizes):,} sizes: tensors here have at "
+                                   f"most {MAX_DIMS} dimensions")
         if name == "norm" and any(isinstance(v, str) for v in (*args, *kwargs.values())):
             raise self._refuse("matrix norms by name (p='fro', 'nuc') are not supported")
 

@@ -952,25 +952,23 @@ def _warm_up() -> None:
 
 
 @FUZZ
-# Found by this fuzzer. Graph labels came from source.splitlines(), which also breaks
-# lines at \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029 (legal inside comments and strings):
-# every later label was cut from the wrong line ('torch.o' for ``y = x.exp()`` here).
-# Fixed (lines as Python counts them); kept as a regression example.
+# Programs found while fuzzing, kept as explicit examples (regressions once fixed).
+# Graph labels came from source.splitlines(), which also breaks lines at \x0b \x0c
+# \x1c-\x1e \x85 \u2028 \u2029 (legal inside comments and strings): every later label
+# was cut from the wrong line ('torch.o' for ``y = x.exp()`` here).
 @example(Generated("import torch\n# \x0c\nx = torch.ones(2, requires_grad=True)\n"
                    "y = x.exp()\n", ["x", "y"]))
-# Found by this fuzzer, still failing: .backward() on a leaf inside inference_mode: torch
-# runs it (w.grad = 1); autoviz fails with its own "AttributeError: 'NoneType' object
-# has no attribute 'next_functions'".
+# .backward() on a leaf inside inference_mode: torch runs it (w.grad = 1); autoviz failed
+# with its own "AttributeError: 'NoneType' object has no attribute 'next_functions'".
 @example(Generated("import torch\nw = torch.zeros((), requires_grad=True)\n"
                    "with torch.inference_mode():\n    w.backward()\nprint(w.grad)\n", ["w"]))
-# Still failing: .backward() on a view made under no_grad: torch raises "RuntimeError:
-# element 0 of tensors does not require grad..."; autoviz "AssertionError: Expected
-# gradient function to be set".
+# .backward() on a view made under no_grad: torch raises "RuntimeError: element 0 of
+# tensors does not require grad..."; autoviz raised "AssertionError: Expected gradient
+# function to be set".
 @example(Generated("import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
                    "with torch.no_grad():\n    y = x[0]\ny.backward()\n", ["x", "y"]))
-# Still failing, found by comparing the interpreter's scoping with Python's: a name a
-# function assigns is local to it, so reading it first is an UnboundLocalError; autoviz
-# reads the global instead and prints 2.
+# Scoping: a name a function assigns is local to the whole function, so reading it first
+# is Python's UnboundLocalError; autoviz reads the global instead and prints 2.
 @example(Generated("a = 1\ndef f(x):\n    b = a + x\n    a = 2\n    return b\nprint(f(1))\n",
                    ["a"]))
 # ...and an import inside a function binds a global name: Python raises NameError on
@@ -1029,6 +1027,7 @@ HOSTILE_EXPRESSIONS = [
     "torch.nn.functional.__builtins__['open']('pwned_builtins', 'w')",
     "sum(torch.zeros(20000, requires_grad=True))", "sum([{v}] * 20000)",
     "max(torch.zeros(100000))", "torch.ones(2).view(*[1] * 3000, 2) + 1",
+    "{v}[(None,) * 3000]", "{v}.repeat(*[1] * 3000, 2)", "torch.zeros([1] * 3000).sum()",
 ]
 
 HOSTILE_STATEMENTS = [
@@ -1307,17 +1306,20 @@ def hostile_programs(draw: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Found by this fuzzer. Item assignment did not check its index: a range became a
-# 20M-element index tensor (and 20M Python ints) after the fact, ~8 s and ~900 MB here
-# (minutes and GBs for range(10**8)). Plain assignment is refused now; the augmented
-# assignment path (read, add, write back) still is not.
+# Programs found while fuzzing, kept as explicit examples (regressions once fixed).
 HOSTILE_EXAMPLES: list[str] = [
+    # Item assignment did not check its index: a range became a 20M-element index tensor
+    # (and 20M Python ints) after the fact, ~8 s and ~900 MB (range(10**8): 42 s, 4 GB).
     "import torch\nx = torch.zeros(10)\nx[range(2 * 10**7)] = 1.0\n",
+    # ...and the same through augmented assignment (read, add, write back).
     "import torch\nx = torch.zeros(10)\nx[range(2 * 10**7)] += 1.0\n",
     # No cap on a tensor's number of dimensions: one elementwise op on a 50,000-dim tensor
-    # takes ~10 s (100,000 dims: ~40 s; .repeat(*[1] * 99999, 2): many minutes), and the
-    # clock is only read between operations.
+    # took ~10 s (100,000 dims: ~40 s) while the clock is only read between operations.
     "import torch\nx = torch.ones(2)\ny = x.view(*[1] * 50000, 2)\nz = y + 1\n",
+    # A dimension cap checked on the result comes too late where making the result is
+    # itself superlinear in the dimensions: ~10-25 s each here, minutes at 100,000.
+    "import torch\nx = torch.ones(2)\ny = x[(None,) * 35000]\n",
+    "import torch\nx = torch.ones(2)\ny = x.repeat(*[1] * 17000, 2)\n",
 ]
 
 
@@ -1360,7 +1362,7 @@ def toggled_programs(draw: Any) -> tuple[str, Toggles]:
 
 
 @FUZZ
-# Found by this fuzzer, fixed since; kept as regression examples.
+# Programs found while fuzzing, kept as explicit examples (regressions once fixed).
 # apply_toggles split with str.splitlines(), which breaks a comment at \x0c (and \x0b,
 # \x1c-\x1e, \x85, \u2028, \u2029): its tail became code, so wrapping in no_grad raised
 # SyntaxError out of apply_toggles...
@@ -1524,8 +1526,7 @@ def _crash_child(conn: Any, source: str) -> None:
 CRASHERS = [
     # Found while fuzzing: builtin sum() added 50,000 elements one by one inside a single
     # autoviz operation, so the graph-depth check saw depth 1; drawing the 50,000-deep
-    # graph, then freeing it, segfaulted the process (the whole demo server). sum() over
-    # many tensors is refused now; kept as a regression.
+    # graph, then freeing it, segfaulted the process (the whole demo server).
     pytest.param("import torch\nx = torch.zeros(50000, requires_grad=True)\ny = sum(x)\n",
                  id="builtin-sum-deep-graph"),
 ]
