@@ -37,10 +37,11 @@ RUN pip install -r requirements.txt && pip check
 # the build context small too). Owned by root and not writable by the app's user.
 COPY .streamlit/ .streamlit/
 COPY autoviz/ autoviz/
+COPY ui/ ui/
 COPY app.py .
 # Fail the build, not the first visitor: the page imports, torch is the CPU build, and
 # pygraphviz (while requirements.txt has it) finds its system libraries and lays out a PNG.
-RUN python -m compileall -q app.py autoviz \
+RUN python -m compileall -q app.py autoviz ui \
     && python -c "import app, torch; assert torch.version.cuda is None, torch.version.cuda" \
     && python -c "import importlib.util as u; u.find_spec('pygraphviz') is None or \
 __import__('pygraphviz').AGraph(string='digraph{a->b}').draw(format='png', prog='dot')" \

@@ -8,7 +8,7 @@ from autoviz.edits import apply_toggles
 from autoviz.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
 from autoviz.study import Study, compare, make_study
 from autoviz.tables import leaf_grads_table
-from autoviz.ui import build, state, view
+from ui import build, state, view
 
 # Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
 # labels fill the boxes Graphviz laid out for them.

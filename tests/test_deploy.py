@@ -8,6 +8,8 @@ import fnmatch
 import json
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -221,11 +223,11 @@ def test_dockerignore_keeps_what_the_image_copies_and_drops_the_rest():
                 if line.strip() and not line.lstrip().startswith("#")]
     copied = [src for copy in instructions("COPY") for src in shlex.split(copy)[:-1]
               if not src.startswith("--")]
-    assert {"requirements.txt", "app.py", "autoviz/", ".streamlit/"} <= set(copied)
+    assert {"requirements.txt", "app.py", "autoviz/", "ui/", ".streamlit/"} <= set(copied)
     for src in copied:
         assert (ROOT / src).exists(), src
         assert not dockerignored(src.rstrip("/"), patterns), src
-    assert not dockerignored("autoviz/ui/view.py", patterns)
+    assert not dockerignored("ui/view.py", patterns)
     assert not dockerignored(".streamlit/config.toml", patterns)
     for junk in (".git/HEAD", "tests/test_app.py", "artifacts/landing.png",
                  "autoviz/__pycache__/x.pyc", ".pytest_cache/v", ".ruff_cache/x",
@@ -269,3 +271,15 @@ def test_every_setting_is_a_real_streamlit_option():
         default = options[key].default_val
         if default is not None:
             assert isinstance(value, type(default)), (key, value, default)
+
+
+def test_the_library_imports_without_streamlit():
+    """autoviz/ is a plain library (notebooks, scripts): no module of it pulls in streamlit."""
+    modules = sorted(p.stem for p in (ROOT / "autoviz").glob("*.py") if p.stem != "__init__")
+    code = ("import sys, importlib\n"
+            f"for m in {modules!r}: importlib.import_module('autoviz.' + m)\n"
+            "assert 'streamlit' not in sys.modules, 'streamlit was imported'\n"
+            "print(len(sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -17,7 +17,7 @@ from autoviz.forms import (
     network_program,
 )
 from autoviz.presets import PRESETS
-from autoviz.ui.state import set_program
+from ui.state import set_program
 
 _LEAVES = pd.DataFrame([
     {"name": "a", "init": "value", "value": "2.", "requires_grad": True, "dtype": "float32"},

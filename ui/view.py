@@ -17,7 +17,7 @@ from autoviz.study import (
     manual_call,
 )
 from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
-from autoviz.ui.state import current_toggles, reset_run
+from ui.state import current_toggles, reset_run
 
 GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
 PROJECTOR_HEIGHT = 560
