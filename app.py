@@ -49,6 +49,7 @@ def run() -> None:
     with st.sidebar:
         st.toggle("Projector mode", key="projector",
                   help="Big type, thick lines, the graph and the step only.")
+        view.display_section()
         st.header("Build")
         build.presets_section()
         build.expression_section()
@@ -101,6 +102,7 @@ def run() -> None:
     with top_right:
         if study.trace is not None:
             view.step_panel(study, k, compact=large)
+            view.node_details(study)
             if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(leaf_grads_table(study.trace), hide_index=True)

@@ -87,6 +87,26 @@ logits = h @ w2 + b2
 loss = F.cross_entropy(logits, target)
 """
 
+DEEP = """import torch
+
+# 200 layers in a loop: about 1,000 autograd nodes (the view folds what does not fit)
+torch.manual_seed(0)
+h = torch.randn(4, 8)
+for i in range(200):
+    w = torch.randn(8, 8, requires_grad=True) / 3
+    h = torch.tanh(h @ w)
+loss = h.pow(2).mean()
+"""
+
+CHAIN = """import torch
+
+# one multiply per line of a long loop: a 5,000-node chain
+x = torch.tensor([1.], requires_grad=True)
+y = x
+for i in range(5000):
+    y = y * 1.0001
+"""
+
 PRESETS: dict[str, Preset] = {p.key: p for p in (
     Preset("scalar", "Scalar: O = 5·a² at a = 3", SCALAR,
            "The scalar case of autograd_in_pytorch: dO/da = 10·a = 30.", "O"),
@@ -109,6 +129,12 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
            "Karpathy's micrograd neuron in float64: o = tanh(x1·w1 + x2·w2 + b).", "o"),
     Preset("mlp", "Two-layer MLP, cross-entropy", MLP,
            "A batch of 4 through 3 → 5 → 3 with ReLU and cross-entropy.", "loss"),
+    Preset("deep", "Deep network: 200 layers (~1,000 nodes)", DEEP,
+           "A big graph: the view draws up to the node budget and folds the rest into "
+           "summary boxes you can click open. Stepping stays a restyle.", "loss"),
+    Preset("chain", "Long chain: 5,000 multiplies", CHAIN,
+           "One node per loop iteration; the view folds the chain. Step, or jump with the "
+           "slider: the summary box holding the current node says which step it is.", "y"),
 )}
 
 DEFAULT = "scalar"

@@ -11,7 +11,7 @@ from autoviz.catalog import Catalog
 from autoviz.graph import Graph, GraphNode, extract_graph
 
 # Colours a projector shows apart, and that read in greyscale too.
-FILL = {"function": "#eeeeee", "leaf": "#cfe8ff"}
+FILL = {"function": "#eeeeee", "leaf": "#cfe8ff", "summary": "#e6dcf5"}  # summary: folded
 STATUS_FILL = {"current": "#ffca28", "done": "#c8e6c9", "pending": "#fff3e0"}
 STATUS_PEN = {"current": "4", "done": "1.5", "pending": "2"}
 EXPR_CHARS = 32
@@ -82,7 +82,7 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
         lines.append(f'\t{node_id} [label={label} fillcolor="{fill}" penwidth={pen} '
                      f'style="{style}"]')
     for edge in graph.edges:
-        label = f' label=" {edge.index}"' if inputs[edge.src] > 1 else ""
+        label = f' label=" {edge.index}"' if inputs[edge.src] > 1 and edge.index >= 0 else ""
         dashed = ' style=dashed color="#999999"' if edge.dst in nones else ""
         tail = f" [{(label + dashed).strip()}]" if label or dashed else ""
         lines.append(f"\t{edge.src} -> {edge.dst}{tail}")

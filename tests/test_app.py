@@ -13,7 +13,10 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 @pytest.fixture
 def app():
+    """The page in the classic view, whose DOT (with the step's colours) AppTest can read;
+    tests/test_view.py covers the interactive view."""
     at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["view"] = "classic"
     at.run()
     assert not at.exception
     return at

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from autoviz.collapse import DEFAULT_BUDGET
 from autoviz.edits import Toggles
 from autoviz.presets import DEFAULT, PRESETS
 from autoviz.share import LinkError, View, from_params, to_params
@@ -33,6 +34,10 @@ DEFAULTS: dict[str, object] = {
     "form_error": None,
     "show_saved": False,
     "projector": False,
+    "view": "interactive",  # or "classic": Streamlit's graphviz chart, laid out in the browser
+    "budget": DEFAULT_BUDGET,  # boxes drawn before folding; 0: all
+    "expanded": None,  # {"source": program, "ids": nodes unfolded by a click}
+    "selected": None,  # node id clicked for details
 }
 
 
@@ -55,6 +60,8 @@ def set_program(code: str, root: str | None = None) -> None:
     st.session_state.retain_grad = []
     st.session_state.no_grad = "off"
     st.session_state.form_error = None
+    st.session_state.expanded = None
+    st.session_state.selected = None
 
 
 def reset_run() -> None:

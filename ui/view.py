@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import streamlit as st
 
+from autoviz import layout
 from autoviz.edits import Toggles, statement_lines
-from autoviz.graph import preview
+from autoviz.graph import Graph, preview
 from autoviz.render import to_dot
+from autoviz.scene import folded_frame
 from autoviz.study import (
     BACKWARD,
     ZERO,
@@ -17,6 +21,7 @@ from autoviz.study import (
     manual_call,
 )
 from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
+from ui import graphview
 from ui.state import current_toggles, reset_run
 
 GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
@@ -24,6 +29,8 @@ PROJECTOR_HEIGHT = 560
 LEGEND = ("**Legend** — grey: `grad_fn` node · blue: leaf (`AccumulateGrad`) · thick border: "
           "the root · amber: the step now · green: done · dashed: gradient arriving · "
           "`None`: an input that needs no grad · arrows follow `next_functions`")
+INTERACTIVE_HELP = (" · drag to pan, wheel or pinch to zoom, double-click to fit · click a node "
+                    "for its details, a folded box to expand it")
 
 
 def _apply_editor() -> None:
@@ -122,22 +129,115 @@ def stepper_section(n: int) -> int:
     return int(st.session_state.step)
 
 
-def graph_section(study: Study, k: int, large: bool = False) -> str | None:
-    """The autograd graph, with the replay's state at step ``k``; returns its DOT."""
+def display_section() -> None:
+    """How the graph is drawn: the view, and the node budget above which it folds."""
+    with st.expander("Graph display"):
+        st.radio("View", ["interactive", "classic"], key="view", horizontal=True,
+                 format_func=lambda v: {"interactive": "Interactive",
+                                        "classic": "Classic"}[v],
+                 help="Interactive: laid out once on the server; pan, zoom, click. "
+                      "Classic: Streamlit's graphviz chart, laid out in your browser.")
+        st.number_input("Node budget", min_value=0, max_value=layout.MAX_LAYOUT_NODES,
+                        step=50, key="budget",
+                        help="Above this many boxes, chains and deep stretches fold into "
+                             "summary boxes (click one to expand it). 0: draw everything.")
+
+
+def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str] | None:
+    """The autograd graph with the replay's state at step ``k``: the interactive view
+    (server layout, pan/zoom/click, folded above the node budget), or Streamlit's
+    graphviz chart when the server cannot lay it out or the user picked it. Returns a
+    function giving the DOT of what is drawn (for the exports)."""
     assert study.graph is not None
     if not study.graph.nodes:
         st.info(_no_graph(study), icon="ℹ️")
         return None
     saved = bool(st.session_state.get("show_saved"))
-    if study.trace is not None:
-        shown = frame(study.trace, k)
-        dot = to_dot(study.graph, shown.status, shown.notes, saved=saved, large=large)
-    else:
-        dot = to_dot(study.graph, saved=saved, large=large)
-    st.graphviz_chart(dot, width="stretch", height=PROJECTOR_HEIGHT if large else GRAPH_HEIGHT)
+    height = PROJECTOR_HEIGHT if large else GRAPH_HEIGHT
+    graph = study.graph
+    if st.session_state.get("view") != "classic" and layout.available():
+        try:
+            scene = graphview.show(study, k, height, large, saved)
+        except layout.LayoutError as exc:
+            st.caption(f"Interactive view unavailable ({exc}); showing the classic view.")
+        else:
+            graph = scene.graph
+            if scene.collapsed.folds:
+                _folded_note(study, scene.collapsed.describe())
+            if not large:
+                st.caption(LEGEND + INTERACTIVE_HELP)
+            return lambda: _step_dot(study, graph, k, saved, large)
+    dot = _step_dot(study, graph, k, saved, large)
+    st.graphviz_chart(dot, width="stretch", height=height)
     if not large:
         st.caption(LEGEND)
-    return dot
+    return lambda: dot
+
+
+def _step_dot(study: Study, graph: Graph, k: int, saved: bool, large: bool) -> str:
+    """DOT of ``graph`` (the study's, or its folded picture) with step ``k``'s state."""
+    if study.trace is None:
+        return to_dot(graph, saved=saved, large=large)
+    if graph is not study.graph:
+        scene = graphview.scene_for(study, large, saved)[0]
+        status, notes = folded_frame(scene, study.trace, k)
+    else:
+        shown = frame(study.trace, k)
+        status, notes = shown.status, shown.notes
+    return to_dot(graph, status, notes, saved=saved, large=large)
+
+
+def _folded_note(study: Study, text: str) -> None:
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption(text)
+    if study.graph is not None and len(study.graph.nodes) <= layout.MAX_LAYOUT_NODES:
+        row.button("Show all", key="show_all", on_click=_show_all, type="tertiary",
+                   help=f"Draw every node (up to {layout.MAX_LAYOUT_NODES:,}); slower to lay out.")
+
+
+def _show_all() -> None:
+    st.session_state.budget = 0
+
+
+def node_details(study: Study) -> None:
+    """The node clicked in the graph: what torch holds for it, and its step."""
+    node_id = st.session_state.get("selected")
+    graph = study.graph
+    if not node_id or graph is None or node_id not in graph.by_id:
+        return
+    node = graph.node(node_id)
+    with st.container(border=True, key="node_details"):
+        head = st.container(horizontal=True, vertical_alignment="center")
+        title = node.tensor.name if node.tensor and node.tensor.name else ""
+        head.markdown(f"**Selected:** `{node.name}`" + (f" — `{title}`" if title else ""))
+        head.button("", icon=":material/close:", key="unselect", type="tertiary",
+                    on_click=_select, args=(None,), help="Close the details")
+        facts = [f"torch's name: `{node.torch_name}`" if node.torch_name else "",
+                 f"reached as `{_short(node.path)}`"]
+        tensor = node.tensor
+        if tensor is not None:
+            badges = [b for b, on in (("is_leaf", tensor.is_leaf),
+                                      ("requires_grad", tensor.requires_grad),
+                                      ("retains_grad", tensor.retains_grad)) if on]
+            facts.append(f"tensor: shape `{list(tensor.shape)}` · `{tensor.dtype}` · "
+                         + " · ".join(f"`{b}`" for b in badges))
+            facts.append(f"value: `{tensor.value}`")
+            if tensor.grad is not None:
+                facts.append(f"`.grad`: `{tensor.grad}`")
+        facts += [f"`{item.attr}` = `{'(freed)' if item.freed else item.value}`"
+                  for item in node.saved]
+        st.markdown("\n".join(f"- {f}" for f in facts if f))
+        steps = study.trace.steps if study.trace else []
+        ran = next((j for j, step in enumerate(steps, 1) if step.node_id == node_id), None)
+        if ran is not None:
+            st.button(f"Go to step {ran}", key="goto_selected", on_click=_step_to, args=(ran,),
+                      icon=":material/my_location:")
+        elif study.trace is not None:
+            st.caption("The engine did not run this node in this backward.")
+
+
+def _select(node_id: str | None) -> None:
+    st.session_state.selected = node_id
 
 
 def _no_graph(study: Study) -> str:
@@ -306,22 +406,23 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
                      hide_index=True)
 
 
-def export_section(study: Study, dot: str | None) -> None:
+def export_section(study: Study, dot: Callable[[], str] | None) -> None:
     """Downloads: the graph (DOT, SVG, PNG), the steps (CSV), the program (.py)."""
     from autoviz.export import program_file, render
 
     row = st.container(horizontal=True)
     if dot is not None:
-        row.download_button("graph.svg", lambda: render(dot, "svg"), file_name="graph.svg",
+        row.download_button("graph.svg", lambda: render(dot(), "svg"), file_name="graph.svg",
                             mime="image/svg+xml", key="export_svg", on_click="ignore",
                             icon=":material/download:")
-        row.download_button("graph.png", lambda: render(dot, "png"), file_name="graph.png",
+        row.download_button("graph.png", lambda: render(dot(), "png"), file_name="graph.png",
                             mime="image/png", key="export_png", on_click="ignore",
                             icon=":material/download:")
         row.download_button("graph.dot", dot, file_name="graph.dot", mime="text/vnd.graphviz",
                             key="export_dot", on_click="ignore", icon=":material/download:")
     if study.trace is not None:
-        row.download_button("steps.csv", steps_table(study.trace).to_csv(index=False),
+        trace = study.trace
+        row.download_button("steps.csv", lambda: steps_table(trace).to_csv(index=False),
                             file_name="steps.csv", mime="text/csv", key="export_steps",
                             on_click="ignore", icon=":material/download:")
     row.download_button("program.py", program_file(study), file_name="program.py",

@@ -1,0 +1,176 @@
+"""What the interactive graph view draws: a folded graph laid out once, and per step only
+each drawn node's state (class and note).
+
+The layout's DOT carries no step state. Each node that will ever show a note ("got …",
+"grad += …", "waiting: 1 of 2 in") is laid out with its longest note as the last label
+line, so a step can swap that line's text without moving anything.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from autoviz.backward import BackwardTrace
+from autoviz.collapse import DEFAULT_BUDGET, Collapsed, collapse, fold_status
+from autoviz.graph import Graph
+from autoviz.render import to_dot
+from autoviz.study import frame
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When each node of a trace runs and receives, so that a drawn node's state at any
+    step costs a lookup, not a replay of the steps before it (:func:`frame` is the
+    reference, and tests hold the two equal)."""
+
+    done_at: dict[str, int]  # node id -> the step (1-based) that ran it
+    notes: dict[str, str]  # node id -> its note once it ran
+    arrivals: dict[str, list[int]]  # node id -> the steps that sent it a gradient
+    consumers: dict[str, int]
+    names: tuple[str, ...]  # per step, the name of the node it ran
+    node_ids: tuple[str, ...]  # per step, the id of the node it ran
+    start: str | None  # the node pending before backward
+    # per fold: sorted steps at which members ran, first got a gradient, and ran having got
+    fold_done: dict[str, list[int]] = field(default_factory=dict)
+    fold_first: dict[str, list[int]] = field(default_factory=dict)
+    fold_done_arrived: dict[str, list[int]] = field(default_factory=dict)
+
+
+def make_timeline(trace: BackwardTrace, collapsed: Collapsed) -> Timeline:
+    graph = trace.graph
+    end = frame(trace, len(trace.steps))
+    done_at: dict[str, int] = {}
+    arrivals: dict[str, list[int]] = {}
+    for i, step in enumerate(trace.steps, 1):
+        done_at.setdefault(step.node_id, i)
+        for dst, grad in zip(step.next_ids, step.grad_inputs):
+            if grad is not None and graph.node(dst).kind != "none":
+                arrivals.setdefault(dst, []).append(i)
+    consumers: dict[str, int] = {}
+    for edge in graph.edges:
+        consumers[edge.dst] = consumers.get(edge.dst, 0) + 1
+    timeline = Timeline(
+        done_at, dict(end.notes), arrivals, consumers,
+        tuple(graph.node(step.node_id).name for step in trace.steps),
+        tuple(step.node_id for step in trace.steps),
+        graph.roots[0] if graph.roots else None)
+    for fold in collapsed.folds:
+        members = fold.members
+        timeline.fold_done[fold.id] = sorted(done_at[m] for m in members if m in done_at)
+        timeline.fold_first[fold.id] = sorted(arrivals[m][0] for m in members
+                                              if m in arrivals)
+        timeline.fold_done_arrived[fold.id] = sorted(
+            done_at[m] for m in members if m in done_at and m in arrivals)
+    return timeline
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One laid-out picture of a graph: ``dot`` for Graphviz, ``slots``: the drawn nodes
+    whose last label line is a note the page rewrites."""
+
+    collapsed: Collapsed
+    dot: str
+    slots: tuple[str, ...]
+    timeline: Timeline | None = None
+
+    @property
+    def graph(self) -> Graph:
+        return self.collapsed.graph
+
+
+def _note_space(collapsed: Collapsed, trace: BackwardTrace | None) -> dict[str, str]:
+    """Per drawn node, the longest note any step gives it (what its box must hold)."""
+    if trace is None:
+        return {}
+    graph = trace.graph
+    end = frame(trace, len(trace.steps))
+    candidates: dict[str, list[str]] = {k: [v] for k, v in end.notes.items()}
+    consumers: dict[str, int] = {}
+    for edge in graph.edges:
+        consumers[edge.dst] = consumers.get(edge.dst, 0) + 1
+    for step in trace.steps:
+        for dst, grad in zip(step.next_ids, step.grad_inputs):
+            if grad is not None and graph.node(dst).kind != "none":
+                total = consumers.get(dst, 1)
+                candidates.setdefault(dst, []).append(
+                    f"waiting: {total} of {total} in" if total > 1 else "next")
+    space = {}
+    for node_id, notes in candidates.items():
+        if node_id not in collapsed.owner:
+            space[node_id] = max(notes, key=len)
+    n = len(trace.steps)
+    for fold in collapsed.folds:
+        longest = max((graph.node(m).name for m in fold.members), key=len)
+        m = len(fold.members)
+        space[fold.id] = max([f"▶ step {n}: {longest}", f"all {m} ran", f"{m} of {m} ran"],
+                             key=len)
+    return space
+
+
+def make_scene(graph: Graph, trace: BackwardTrace | None, budget: int = DEFAULT_BUDGET,
+               pinned: frozenset[str] = frozenset(), saved: bool = False,
+               large: bool = False) -> Scene:
+    """Fold ``graph`` to ``budget`` boxes and write the DOT to lay out once."""
+    folded = collapse(graph, budget, pinned)
+    space = _note_space(folded, trace)
+    dot = to_dot(folded.graph, notes=space, saved=saved, large=large)
+    timeline = make_timeline(trace, folded) if trace is not None else None
+    return Scene(folded, dot, tuple(sorted(space)), timeline)
+
+
+def folded_frame(scene: Scene, trace: BackwardTrace, k: int,
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """Step ``k``'s status and notes per drawn node (summaries included)."""
+    shown = frame(trace, k)
+    current = None
+    if 0 < shown.k <= len(trace.steps):
+        step = trace.steps[shown.k - 1]
+        current = (shown.k, trace.graph.node(step.node_id).name)
+    return fold_status(scene.collapsed, shown.status, shown.notes, current)
+
+
+def step_state(scene: Scene, trace: BackwardTrace | None, k: int) -> dict[str, list]:
+    """Drawn node id -> [status or None, note or None] at step ``k``: what
+    :func:`folded_frame` gives, at a cost that grows with the drawn nodes, not with k."""
+    t = scene.timeline
+    if trace is None or t is None:
+        return {}
+    k = max(0, min(k, len(t.node_ids)))
+    current = t.node_ids[k - 1] if k else None
+    out: dict[str, list] = {}
+    folds = {f.id: f for f in scene.collapsed.folds}
+    for node in scene.graph.nodes:
+        node_id = node.id
+        fold = folds.get(node_id)
+        if fold is not None:
+            ran = bisect_right(t.fold_done[node_id], k)
+            waiting = (bisect_right(t.fold_first[node_id], k)
+                       - bisect_right(t.fold_done_arrived[node_id], k))
+            if current is not None and scene.collapsed.owner.get(current) == node_id:
+                out[node_id] = ["current", f"▶ step {k}: {t.names[k - 1]}"]
+            elif ran == len(fold.members):
+                out[node_id] = ["done", f"all {ran} ran"]
+            elif ran or waiting > 0:
+                out[node_id] = ["pending", f"{ran} of {len(fold.members)} ran"]
+            continue
+        done = t.done_at.get(node_id)
+        if done is not None and done <= k:
+            out[node_id] = ["current" if node_id == current else "done", t.notes.get(node_id)]
+        elif k == 0 and node_id == t.start:
+            out[node_id] = ["pending", None]
+        elif node.kind != "none" and node_id in t.arrivals:
+            got = bisect_right(t.arrivals[node_id], k)
+            if got:
+                total = t.consumers.get(node_id, got)
+                out[node_id] = ["pending", f"waiting: {got} of {total} in" if total > 1
+                                else "next"]
+    return out
+
+
+def current_id(scene: Scene, trace: BackwardTrace | None, k: int) -> str | None:
+    """The drawn node (or summary) holding step ``k``'s node."""
+    if trace is None or not 0 < k <= len(trace.steps):
+        return trace.graph.roots[0] if trace is not None and trace.graph.roots else None
+    return scene.collapsed.shown_as(trace.steps[k - 1].node_id)

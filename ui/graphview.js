@@ -1,0 +1,212 @@
+// autoviz's graph view: a server-laid-out SVG that pans, zooms and reports clicks.
+// Called on every rerun with new data; the SVG is replaced only when its key changes, so
+// a step only restyles nodes (classes current / done / pending / selected, note texts).
+
+const MIN_READABLE = 0.5; // below this first-view scale, start at the root instead
+const CLICK_SLOP = 5; // px a pointer may move and still click
+const PAD = 16; // px of air around a fitted graph
+const MAX_FIT = 1.25; // a small graph is not blown up past this
+
+function setup(parentElement) {
+  const root = document.createElement("div");
+  root.className = "av-root";
+  root.innerHTML =
+    '<div class="av-tools">' +
+    '<button type="button" data-act="in" title="Zoom in (+)">+</button>' +
+    '<button type="button" data-act="out" title="Zoom out (−)">−</button>' +
+    '<button type="button" data-act="fit" title="Fit the whole graph">Fit</button>' +
+    '<button type="button" data-act="current" title="Show the current step">Current</button>' +
+    "</div>" +
+    '<div class="av-canvas" tabindex="-1" aria-label="autograd graph"></div>';
+  parentElement.appendChild(root);
+  const av = {
+    root,
+    canvas: root.querySelector(".av-canvas"),
+    svg: null,
+    key: null,
+    vb: null, // [x, y, w, h] in SVG units
+    full: null, // the layout's own viewBox
+    pointers: new Map(),
+    pinch: null,
+    press: null,
+    data: null,
+    setTriggerValue: null,
+  };
+  root.__av = av;
+
+  root.querySelector(".av-tools").addEventListener("click", (e) => {
+    const act = e.target.closest("button")?.dataset.act;
+    if (act === "in") zoomAt(av, 1.25);
+    else if (act === "out") zoomAt(av, 0.8);
+    else if (act === "fit") fit(av, true);
+    else if (act === "current") reveal(av, av.data && av.data.current, true);
+  });
+  const c = av.canvas;
+  c.addEventListener("wheel", (e) => {
+    if (!av.svg) return;
+    e.preventDefault();
+    const factor = Math.exp(-e.deltaY * (e.deltaMode === 1 ? 0.05 : 0.0015));
+    zoomAt(av, factor, e.clientX, e.clientY);
+  }, { passive: false });
+  c.addEventListener("pointerdown", (e) => {
+    if (!av.svg) return;
+    c.setPointerCapture(e.pointerId);
+    av.pointers.set(e.pointerId, [e.clientX, e.clientY]);
+    if (av.pointers.size === 1) {
+      av.press = { x: e.clientX, y: e.clientY, moved: false,
+                   node: e.target.closest("g.node") };
+    } else {
+      av.press = null;
+      const [a, b] = [...av.pointers.values()];
+      av.pinch = Math.hypot(a[0] - b[0], a[1] - b[1]);
+    }
+  });
+  c.addEventListener("pointermove", (e) => {
+    const last = av.pointers.get(e.pointerId);
+    if (!last) return;
+    av.pointers.set(e.pointerId, [e.clientX, e.clientY]);
+    if (av.pointers.size === 2 && av.pinch) {
+      const [a, b] = [...av.pointers.values()];
+      const d = Math.hypot(a[0] - b[0], a[1] - b[1]);
+      zoomAt(av, d / av.pinch, (a[0] + b[0]) / 2, (a[1] + b[1]) / 2);
+      av.pinch = d;
+      return;
+    }
+    if (av.press && !av.press.moved &&
+        Math.hypot(e.clientX - av.press.x, e.clientY - av.press.y) < CLICK_SLOP) return;
+    if (av.press) av.press.moved = true;
+    panBy(av, e.clientX - last[0], e.clientY - last[1]);
+  });
+  const release = (e) => {
+    av.pointers.delete(e.pointerId);
+    if (av.pointers.size < 2) av.pinch = null;
+    const press = av.press;
+    av.press = null;
+    if (e.type === "pointerup" && press && !press.moved && press.node && av.setTriggerValue) {
+      av.setTriggerValue("clicked", press.node.id);
+    }
+  };
+  c.addEventListener("pointerup", release);
+  c.addEventListener("pointercancel", release);
+  c.addEventListener("dblclick", () => fit(av, true));
+  new ResizeObserver(() => apply(av)).observe(c);
+  return av;
+}
+
+function scale(av) {
+  return av.canvas.clientWidth / av.vb[2];
+}
+
+function apply(av) {
+  if (!av.svg || !av.vb) return;
+  const w = av.canvas.clientWidth || 1;
+  const h = av.canvas.clientHeight || 1;
+  const s = av.vb[2] ? w / av.vb[2] : 1;
+  av.vb[3] = h / s; // keep the canvas's aspect: no letterboxing, one scale
+  av.svg.setAttribute("viewBox", av.vb.map((v) => v.toFixed(2)).join(" "));
+}
+
+function zoomAt(av, factor, clientX, clientY) {
+  if (!av.vb) return;
+  const r = av.canvas.getBoundingClientRect();
+  const px = clientX === undefined ? r.width / 2 : clientX - r.left;
+  const py = clientY === undefined ? r.height / 2 : clientY - r.top;
+  const s = scale(av);
+  const next = Math.min(8, Math.max(0.02, s * factor));
+  const [x, y] = [av.vb[0] + px / s, av.vb[1] + py / s];
+  av.vb = [x - px / next, y - py / next, r.width / next, r.height / next];
+  apply(av);
+}
+
+function panBy(av, dx, dy) {
+  const s = scale(av);
+  av.vb[0] -= dx / s;
+  av.vb[1] -= dy / s;
+  apply(av);
+}
+
+function nodeBox(av, id) {
+  // the node's box in SVG user units (the graph group's transform included)
+  const g = id && av.svg.getElementById(id);
+  if (!g) return null;
+  const b = g.getBBox();
+  const m = g.getCTM();
+  const top = av.svg.getCTM();
+  if (!m || !top) return null;
+  const k = top.inverse().multiply(m);
+  return { x: b.x * k.a + k.e, y: b.y * k.d + k.f, w: b.width * k.a, h: b.height * k.d };
+}
+
+function fit(av, whole) {
+  const [x, y, W, H] = av.full;
+  const w = av.canvas.clientWidth || 800;
+  const h = av.canvas.clientHeight || 600;
+  let s = Math.min((w - 2 * PAD) / W, (h - 2 * PAD) / H);
+  if (whole || s >= MIN_READABLE) {
+    s = Math.min(s, MAX_FIT);
+    av.vb = [x + W / 2 - w / s / 2, y + H / 2 - h / s / 2, w / s, h / s];
+  } else {
+    // too small to read: start readable, at the top (where backward starts), on the root
+    s = MIN_READABLE;
+    const box = nodeBox(av, av.data.roots && av.data.roots[0]);
+    const cx = box ? box.x + box.w / 2 : x + W / 2;
+    av.vb = [cx - w / s / 2, y - PAD / s, w / s, h / s];
+  }
+  apply(av);
+}
+
+function reveal(av, id, always) {
+  // pan (never zoom) so the node is in view, if it is not already
+  if (!av.svg || !id) return;
+  const box = nodeBox(av, id);
+  if (!box) return;
+  const [x, y, w, h] = av.vb;
+  const inside = box.x >= x && box.y >= y && box.x + box.w <= x + w && box.y + box.h <= y + h;
+  if (inside && !always) return;
+  av.vb[0] = box.x + box.w / 2 - w / 2;
+  av.vb[1] = box.y + box.h / 2 - h / 2;
+  apply(av);
+}
+
+const STATES = ["current", "done", "pending", "selected"];
+
+function restyle(av, data) {
+  const state = data.state || {};
+  const slots = new Set(data.slots || []);
+  for (const g of av.svg.querySelectorAll("g.node")) {
+    const [cls, note] = state[g.id] || [null, null];
+    for (const name of STATES) g.classList.toggle(name, name === cls);
+    g.classList.toggle("selected", g.id === data.selected);
+    g.classList.toggle("summary", g.id.startsWith("s"));
+    if (slots.has(g.id)) {
+      const texts = g.querySelectorAll("text");
+      const last = texts[texts.length - 1];
+      if (last && last.textContent !== (note || "")) last.textContent = note || "";
+    }
+  }
+  av.root.dataset.step = String(data.step);
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  const av = parentElement.querySelector(".av-root")?.__av || setup(parentElement);
+  av.setTriggerValue = setTriggerValue;
+  av.data = data;
+  av.root.classList.toggle("large", !!data.large);
+  av.canvas.style.height = `${data.height}px`;
+  if (av.key !== data.key) {
+    av.canvas.innerHTML = data.svg;
+    av.svg = av.canvas.querySelector("svg");
+    av.full = av.svg.getAttribute("viewBox").split(/\s+/).map(Number);
+    av.svg.removeAttribute("width");
+    av.svg.removeAttribute("height");
+    av.svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+    av.key = data.key;
+    restyle(av, data);
+    fit(av, false);
+  } else {
+    restyle(av, data);
+  }
+  if (data.follow) reveal(av, data.current, false);
+  av.root.dataset.ready = av.key;
+}

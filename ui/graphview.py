@@ -1,0 +1,88 @@
+"""The interactive graph view: server-laid-out SVG in a Streamlit component (v2, no build).
+
+Pan and zoom (wheel, drag, pinch, buttons), click a node to select it, click a summary to
+expand it. Stepping sends the same SVG (same key) and new node states: only styles change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from pathlib import Path
+
+import streamlit as st
+
+from autoviz.collapse import DEFAULT_BUDGET
+from autoviz.layout import MAX_LAYOUT_NODES, layout_svg
+from autoviz.scene import Scene, current_id, make_scene, step_state
+from autoviz.study import Study
+
+_HERE = Path(__file__).parent
+_COMPONENT = st.components.v2.component(
+    "autoviz_graph", js=(_HERE / "graphview.js").read_text(),
+    css=(_HERE / "graphview.css").read_text())
+
+_scenes: dict[tuple, tuple[weakref.ref, Scene, str]] = {}
+_SCENES = 32
+
+
+def budget() -> int:
+    """The node budget in force: the user's, capped at what the server lays out."""
+    chosen = int(st.session_state.get("budget", DEFAULT_BUDGET))
+    return MAX_LAYOUT_NODES if chosen <= 0 else min(chosen, MAX_LAYOUT_NODES)
+
+
+def pinned(study: Study) -> frozenset[str]:
+    """Nodes the user expanded, for this program only (ids mean nothing in another)."""
+    held = st.session_state.get("expanded") or {}
+    return frozenset(held.get("ids", ())) if held.get("source") == study.source else frozenset()
+
+
+def scene_for(study: Study, large: bool, saved: bool) -> tuple[Scene, str]:
+    """The study's scene and its laid-out SVG, built once per (study, choices)."""
+    assert study.graph is not None
+    key = (id(study), budget(), pinned(study), saved, large)
+    hit = _scenes.get(key)
+    if hit is not None and hit[0]() is study:
+        return hit[1], hit[2]
+    scene = make_scene(study.graph, study.trace, budget(), pinned(study), saved, large)
+    svg = layout_svg(scene.dot)
+    _scenes[key] = (weakref.ref(study), scene, svg)
+    while len(_scenes) > _SCENES:
+        _scenes.pop(next(iter(_scenes)))
+    return scene, svg
+
+
+def _clicked(study: Study, scene: Scene) -> None:
+    value = st.session_state.get("graph_view")
+    node_id = getattr(value, "clicked", None) if value is not None else None
+    if not node_id:
+        return
+    fold = scene.collapsed.fold(node_id)
+    if fold is not None:
+        ids = set(pinned(study)) | set(fold.members)
+        st.session_state.expanded = {"source": study.source, "ids": sorted(ids)}
+    elif node_id in study.graph.by_id if study.graph else False:
+        st.session_state.selected = node_id
+
+
+def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
+    """Mount the view for step ``k``; raises autoviz.layout.LayoutError if Graphviz fails."""
+    scene, svg = scene_for(study, large, saved)
+    selected = st.session_state.get("selected")
+    data = {
+        "svg": svg,
+        "key": hashlib.sha1(svg.encode()).hexdigest()[:16],
+        "state": step_state(scene, study.trace, k),
+        "slots": list(scene.slots),
+        "selected": selected if selected in scene.graph.by_id else None,
+        "current": current_id(scene, study.trace, k),
+        "roots": list(scene.graph.roots),
+        "step": k,
+        "follow": True,
+        "height": height,
+        "large": large,
+    }
+    _COMPONENT(key="graph_view", data=data, height=height + 8,
+               on_clicked_change=lambda: _clicked(study, scene))
+    return scene
