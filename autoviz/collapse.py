@@ -29,6 +29,7 @@ class Fold:
     kind: str
     members: tuple[str, ...]
     depths: tuple[int, int]
+    runnable: int = 0  # members that are nodes the engine can run (not None inputs)
 
 
 @dataclass(frozen=True)
@@ -99,13 +100,14 @@ def _chains(graph: Graph, consumers: Mapping[str, list[str]], inputs: Mapping[st
 
 
 def _summary(fold: Fold, graph: Graph) -> GraphNode:
-    names = Counter(graph.node(m).name for m in fold.members)
-    kinds = [f"{count}× {name}" for name, count in names.most_common(KINDS_SHOWN)]
+    names = Counter(graph.node(m).name for m in fold.members
+                    if graph.node(m).kind != "none")  # None inputs: counted, not listed
+    kinds = [f"{count:,}× {name}" for name, count in names.most_common(KINDS_SHOWN)]
     if len(names) > KINDS_SHOWN:
         kinds.append(f"+{len(names) - KINDS_SHOWN} more kinds")
     lo, hi = fold.depths
-    head = (f"⋯ chain of {len(fold.members)} nodes" if fold.kind == "chain"
-            else f"⋯ {len(fold.members)} nodes, depth {lo}–{hi}")
+    head = (f"⋯ chain of {len(fold.members):,} nodes" if fold.kind == "chain"
+            else f"⋯ {len(fold.members):,} nodes, depth {lo}–{hi}")
     text = "\n".join([head, *kinds, "(click to expand)"])
     first = graph.node(fold.members[0])
     return GraphNode(fold.id, "summary", text, "", first.paths)
@@ -173,7 +175,8 @@ def _build(graph: Graph, groups: list[list[str]], kinds: list[str], depth: list[
         members = sorted(members, key=order.__getitem__)
         fold_id = "s" + members[0][1:]
         ds = [depth[order[m]] for m in members]
-        folds.append(Fold(fold_id, kind, tuple(members), (min(ds), max(ds))))
+        runnable = sum(graph.node(m).kind != "none" for m in members)
+        folds.append(Fold(fold_id, kind, tuple(members), (min(ds), max(ds)), runnable))
         owner.update((m, fold_id) for m in members)
     summaries = {f.id: _summary(f, graph) for f in folds}
     nodes = []
@@ -215,10 +218,10 @@ def fold_status(collapsed: Collapsed, status: Mapping[str, str],
             out_status[fold.id] = "current"
             if current is not None:
                 out_notes[fold.id] = f"▶ step {current[0]}: {current[1]}"
-        elif ran == len(states):
+        elif ran == fold.runnable:
             out_status[fold.id] = "done"
-            out_notes[fold.id] = f"all {ran} ran"
+            out_notes[fold.id] = f"all {ran:,} ran"
         elif ran or "pending" in states:
             out_status[fold.id] = "pending"
-            out_notes[fold.id] = f"{ran} of {len(states)} ran"
+            out_notes[fold.id] = f"{ran:,} of {fold.runnable:,} ran"
     return out_status, out_notes

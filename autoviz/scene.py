@@ -103,8 +103,8 @@ def _note_space(collapsed: Collapsed, trace: BackwardTrace | None) -> dict[str, 
     n = len(trace.steps)
     for fold in collapsed.folds:
         longest = max((graph.node(m).name for m in fold.members), key=len)
-        m = len(fold.members)
-        space[fold.id] = max([f"▶ step {n}: {longest}", f"all {m} ran", f"{m} of {m} ran"],
+        m = fold.runnable
+        space[fold.id] = max([f"▶ step {n}: {longest}", f"all {m:,} ran", f"{m:,} of {m:,} ran"],
                              key=len)
     return space
 
@@ -150,10 +150,10 @@ def step_state(scene: Scene, trace: BackwardTrace | None, k: int) -> dict[str, l
                        - bisect_right(t.fold_done_arrived[node_id], k))
             if current is not None and scene.collapsed.owner.get(current) == node_id:
                 out[node_id] = ["current", f"▶ step {k}: {t.names[k - 1]}"]
-            elif ran == len(fold.members):
-                out[node_id] = ["done", f"all {ran} ran"]
+            elif ran == fold.runnable:
+                out[node_id] = ["done", f"all {ran:,} ran"]
             elif ran or waiting > 0:
-                out[node_id] = ["pending", f"{ran} of {len(fold.members)} ran"]
+                out[node_id] = ["pending", f"{ran:,} of {fold.runnable:,} ran"]
             continue
         done = t.done_at.get(node_id)
         if done is not None and done <= k:

@@ -16,7 +16,9 @@ ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
-GRAPH = "[data-testid=stGraphVizChart] svg g.node"
+# the interactive view (playwright's CSS selectors pierce its shadow root)
+GRAPH = ".av-root[data-ready] svg g.node"
+VIEW = ".av-root[data-ready]"
 
 pytestmark = pytest.mark.browser
 
@@ -85,9 +87,7 @@ def test_landing_page_steps_to_the_leaf_gradient_30(server, browser):
     page.wait_for_function("document.body.innerText.includes('Step 2 of 3')", timeout=30_000)
     page.keyboard.press("ArrowRight")
     page.wait_for_function("document.body.innerText.includes('Step 3 of 3')", timeout=30_000)
-    page.wait_for_function(
-        "[...document.querySelectorAll('[data-testid=stGraphVizChart] svg g.node')]"
-        ".some(n => n.textContent.includes('grad [30.]'))", timeout=30_000)
+    page.locator(GRAPH, has_text="grad [30.]").wait_for(timeout=30_000)
     leaf = [t for t in _node_texts(page) if "AccumulateGrad" in t]
     assert len(leaf) == 1 and "grad [30.]" in leaf[0]
     page.screenshot(path=str(ARTIFACTS / "landing_end.png"))
@@ -147,7 +147,7 @@ def test_embedded_in_a_cross_origin_iframe_with_projector_mode(server, browser):
         "ts => ts.map(t => parseFloat(t.getAttribute('font-size')))")
     assert max(sizes) >= 22
     frame.get_by_text("Step 2 of").wait_for(timeout=30_000)
-    frame.locator("[data-testid=stGraphVizChart]").first.click()
+    frame.locator(".av-canvas").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("ArrowRight")
     frame.get_by_text("Step 3 of").wait_for(timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -180,4 +180,122 @@ def test_graph_downloads_as_svg_and_png(server, browser, tmp_path):
     image.load()
     assert image.format == "PNG" and image.size[0] > 100
     assert b"O = 5*a**2" in files["program.py"]
+    page.close()
+
+
+# --- the interactive view ------------------------------------------------------------------
+
+BOXES = """root => [...root.querySelectorAll('g.node')].map(g => {
+    const b = g.getBBox(); return [g.id, b.x, b.y, b.width, b.height]; })"""
+
+
+def _until(read, ok, seconds=10):
+    """Poll ``read()`` until ``ok`` holds (the view's state lives in a shadow root)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if ok(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def _state(page):
+    return page.locator(VIEW).evaluate("""root => ({
+        svgMarked: !!root.querySelector('svg').__marked,
+        step: root.dataset.step,
+        viewBox: root.querySelector('svg').getAttribute('viewBox'),
+        classes: Object.fromEntries([...root.querySelectorAll('g.node')].map(
+            g => [g.id, [...g.classList].filter(c => c !== 'node').sort().join(' ')])),
+        texts: Object.fromEntries([...root.querySelectorAll('g.node')].map(
+            g => [g.id, g.textContent])),
+    })""")
+
+
+def test_a_step_restyles_the_graph_without_laying_it_out_again(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(_link(server))  # the neuron, at step 2
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_function("document.body.innerText.includes('Step 2 of')", timeout=30_000)
+    before_boxes = page.locator(VIEW).evaluate(BOXES)
+    page.locator(VIEW).evaluate("root => { root.querySelector('svg').__marked = true; }")
+    before = _state(page)
+    assert "current" in before["classes"].values()
+    for k in (3, 4):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"document.body.innerText.includes('Step {k} of')",
+                               timeout=30_000)
+        page.locator(f"{VIEW}[data-step='{k}']").wait_for(timeout=30_000)
+    after = _state(page)
+    # the same SVG element (never replaced), every box exactly where it was
+    assert after["svgMarked"]
+    assert page.locator(VIEW).evaluate(BOXES) == before_boxes
+    # ...but the styles and notes moved on: a node that was pending is done or current now
+    assert after["classes"] != before["classes"]
+    changed = [i for i in before["classes"] if before["classes"][i] != after["classes"][i]]
+    assert any("pending" in before["classes"][i] for i in changed)
+    assert sum("current" in c for c in after["classes"].values()) == 1
+    assert any(before["texts"][i] != after["texts"][i] for i in changed)  # "got …" notes
+    page.close()
+
+
+def test_click_a_node_for_its_details_and_pan_and_zoom(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server)
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    # click PowBackward0 (n1): selection goes back to Python, the details panel opens
+    page.locator(f"{VIEW} g#n1").click()
+    page.get_by_text("Selected:").wait_for(timeout=30_000)
+    page.wait_for_function("document.body.innerText.includes('O.grad_fn.next_functions[0][0]')",
+                           timeout=30_000)
+    page.locator(f"{VIEW} g#n1.selected").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Go to step 2").click()
+    page.wait_for_function("document.body.innerText.includes('Step 2 of 3')", timeout=30_000)
+    # wheel zooms in around the pointer, drag pans: the viewBox changes, the layout not
+    boxes = page.locator(VIEW).evaluate(BOXES)
+    canvas = page.locator(f"{VIEW} .av-canvas").bounding_box()
+    x, y = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+    start = _state(page)["viewBox"]
+    page.mouse.move(x, y)
+    page.mouse.wheel(0, -300)
+    zoomed = _until(lambda: _state(page)["viewBox"], lambda v: v != start)
+    assert zoomed != start and float(zoomed.split()[2]) < float(start.split()[2])
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 60, steps=6)
+    page.mouse.up()
+    panned = _until(lambda: _state(page)["viewBox"], lambda v: v != zoomed)
+    (x0, y0, w0, _), (x1, y1, w1, _) = (map(float, v.split()) for v in (zoomed, panned))
+    assert w1 == w0 and x1 < x0 and y1 < y0  # dragged right/down: the view moved left/up
+    page.get_by_role("button", name="Fit").click()
+    assert page.locator(VIEW).evaluate(BOXES) == boxes
+    assert page.get_by_text("Step 2 of 3").count() >= 1  # a drag is not a click: no rerun
+    page.close()
+
+
+def test_a_big_graph_is_folded_and_a_summary_opens_on_click(server, browser):
+    from autoviz.presets import PRESETS
+    from autoviz.share import View, to_params
+
+    deep = PRESETS["deep"]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server + "/?" + urlencode(to_params(View(code=deep.code, root=deep.root))))
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.get_by_text("Showing 300 boxes for 1,003 nodes").wait_for(timeout=30_000)
+    assert page.locator(GRAPH).count() == 300
+    summaries = page.locator(f"{VIEW} g.node.summary")
+    first = summaries.first.get_attribute("id")
+    assert summaries.count() >= 2 and first.startswith("s")
+    held = summaries.first.text_content()
+    summaries.first.click()  # expand it: its nodes come back, the rest folds again
+    page.locator(f"{VIEW} g#n{first[1:]}").wait_for(timeout=60_000)
+    assert page.locator(f"{VIEW} g#{first}").count() == 0
+    assert "nodes" in held
+    # stepping still works on the big graph: End puts the current step on a drawn box
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("End")
+    page.wait_for_function("document.body.innerText.includes('Step 802 of 802')",
+                           timeout=30_000)
+    page.locator(f"{VIEW} g.node.current").wait_for(timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "deep_folded.png"))
     page.close()

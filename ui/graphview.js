@@ -2,7 +2,7 @@
 // Called on every rerun with new data; the SVG is replaced only when its key changes, so
 // a step only restyles nodes (classes current / done / pending / selected, note texts).
 
-const MIN_READABLE = 0.5; // below this first-view scale, start at the root instead
+const MIN_READABLE = 0.8; // below this first-view scale (14pt text at 15px), start at the root instead
 const CLICK_SLOP = 5; // px a pointer may move and still click
 const PAD = 16; // px of air around a fitted graph
 const MAX_FIT = 1.25; // a small graph is not blown up past this

@@ -212,6 +212,11 @@ def node_details(study: Study) -> None:
         head.markdown(f"**Selected:** `{node.name}`" + (f" — `{title}`" if title else ""))
         head.button("", icon=":material/close:", key="unselect", type="tertiary",
                     on_click=_select, args=(None,), help="Close the details")
+        if node.kind == "none":
+            st.markdown(f"- reached as `{_short(node.path)}`, which is `(None, 0)`: this input "
+                        "needs no gradient (a constant, or a tensor without "
+                        "`requires_grad`), so nothing flows here.")
+            return
         facts = [f"torch's name: `{node.torch_name}`" if node.torch_name else "",
                  f"reached as `{_short(node.path)}`"]
         tensor = node.tensor
