@@ -60,8 +60,10 @@ class Collapsed:
                 held = sum(len(f.members) for f in folds)
                 parts.append(f"{len(folds)} {one if len(folds) == 1 else many} ({held:,} nodes)")
         return (f"Showing {len(self.graph.nodes):,} boxes for {self.total:,} nodes: "
-                f"{' and '.join(parts)} {'is' if len(self.folds) == 1 else 'are'} folded into "
-                "summary boxes. Click one to expand it.")
+                f"{' and '.join(parts)} "
+                + ("is folded into a summary box. Click it" if len(self.folds) == 1 else
+                   "are folded into summary boxes. Click one")
+                + " to expand it.")
 
 
 def _levels(graph: Graph) -> dict[str, int]:
@@ -150,7 +152,7 @@ def collapse(graph: Graph, budget: int = DEFAULT_BUDGET,
     kinds = ["chain"] * len(folds)
 
     # 2. bands: keep the units nearest the root, fold the deepest ones a stretch at a time
-    room = max(budget - len(fixed), MAX_BANDS + 1)
+    room = max(budget - len(fixed), 2)
     if len(units) > room:
         units.sort(key=lambda u: (depth[order[u[0]]], order[u[0]]))
         bands = max(1, min(MAX_BANDS, room // 10))

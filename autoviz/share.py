@@ -34,6 +34,8 @@ class View:
     frozen: tuple[str, ...] = ()
     retain_grad: tuple[str, ...] = ()
     projector: bool = False
+    classic: bool = False  # Streamlit's graphviz chart instead of the interactive view
+    budget: int | None = None  # boxes drawn before folding (None: the default; 0: all)
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -94,6 +96,10 @@ def to_params(view: View) -> dict[str, str]:
             params[key] = ",".join(names)
     if view.projector:
         params["projector"] = "1"
+    if view.classic:
+        params["view"] = "classic"
+    if view.budget is not None:
+        params["budget"] = str(view.budget)
     return params
 
 
@@ -110,6 +116,7 @@ def from_params(params: dict[str, str]) -> View | None:
         no_grad, line = "line", int(nograd)
     step = params.get("step", "0")
     root = params.get("root")
+    budget = params.get("budget", "")
     return View(
         code=code,
         root=root if root and root.isidentifier() else None,
@@ -121,4 +128,6 @@ def from_params(params: dict[str, str]) -> View | None:
         frozen=_names(params.get("frozen", "")),
         retain_grad=_names(params.get("retain_grad", "")),
         projector=params.get("projector") == "1",
+        classic=params.get("view") == "classic",
+        budget=int(budget) if budget.isdigit() and len(budget) < 7 else None,
     )

@@ -1,6 +1,7 @@
 """Shared links, projector mode and exports: the lecture features."""
 
 import io
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -29,7 +30,7 @@ def test_program_round_trips_through_a_short_url_safe_text():
 def test_view_round_trips_through_query_params():
     view = View(code=NEURON, root="o", gradient="", retain=False, step=3, no_grad="line",
                 no_grad_line=9, detach=("n",), frozen=("w1", "b"), retain_grad=("n",),
-                projector=True)
+                projector=True, classic=True, budget=0)
     params = to_params(view)
     assert all(isinstance(v, str) for v in params.values())
     assert from_params(params) == view
@@ -62,6 +63,26 @@ def test_link_params_are_sanitised():
     assert view.detach == ("a", "__x__", "d")  # names only; the runner refuses '_' names
 
 
+def _drawn(at):
+    """The graph's text as the page sends it: the interactive view's SVG, or the DOT of
+    the classic chart."""
+    views = at.get("bidi_component")
+    if views:
+        return json.loads(views[0].proto.json)["svg"]
+    return at.get("graphviz_chart")[0].proto.spec
+
+
+def test_a_link_carries_the_graph_display_choices():
+    at = _app(to_params(View(code=NEURON, root="o", classic=True)))
+    assert at.session_state.view == "classic" and at.get("graphviz_chart")
+    at = _app({**to_params(View(code=NEURON, root="o")), "budget": "6"})
+    assert at.session_state.budget == 6
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Showing 6 boxes for 10 nodes: 1 deep stretch (5 nodes) is folded" in captions
+    at.button(key="show_all").click().run()
+    assert "budget=0" in next(c.value for c in at.code if "?p=" in c.value)
+
+
 def _app(params=None):
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in (params or {}).items():
@@ -77,8 +98,7 @@ def test_opening_a_link_restores_program_root_toggles_and_step():
     assert at.session_state.code == NEURON
     assert at.session_state.frozen == ["w2"]
     assert "Step 2 of" in "\n".join(m.value for m in at.markdown)
-    spec = at.get("graphviz_chart")[0].proto.spec
-    assert "TanhBackward0" in spec
+    assert "TanhBackward0" in _drawn(at)
     assert "w2 = torch.tensor(1.0, dtype=torch.float64, requires_grad=False)" in "\n".join(
         c.value for c in at.code)
 
@@ -95,13 +115,13 @@ def test_the_address_bar_follows_the_view():
 def test_a_damaged_link_says_so_and_shows_the_default():
     at = _app({"p": "%%%"})
     assert any("This link could not be read" in e.value for e in at.error)
-    assert "O = 5*a**2" in at.get("graphviz_chart")[0].proto.spec
+    assert "O = 5*a**2" in _drawn(at)
 
 
 def test_projector_mode_has_big_type_and_minimal_controls():
     at = _app({"p": pack_program(SEED_NETWORK), "projector": "1"})
-    spec = at.get("graphviz_chart")[0].proto.spec
-    assert "fontsize=22" in spec and "penwidth=2.5" in spec
+    svg = _drawn(at)  # laid out on the server with the projector's DOT attributes
+    assert 'font-size="22.00"' in svg and 'stroke-width="2.5"' in svg
     assert not at.text_area  # no editor, toggles or tables on the projector
     assert not at.multiselect
     at.button(key="next").click().run()

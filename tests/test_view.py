@@ -62,7 +62,7 @@ def test_a_long_chain_folds_into_one_summary_keeping_root_and_leaf(chain):
     summary = folded.graph.node(fold.id)
     assert summary.kind == "summary"
     assert "⋯ chain of 9,998 nodes" in summary.name and "4,999× MulBackward0" in summary.name
-    assert "1 chain (9,998 nodes) is folded" in folded.describe()
+    assert "1 chain (9,998 nodes) is folded into a summary box" in folded.describe()
 
 
 def test_a_deep_network_folds_deep_stretches_to_the_budget(deep):

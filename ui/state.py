@@ -11,6 +11,7 @@ import streamlit as st
 
 from autoviz.collapse import DEFAULT_BUDGET
 from autoviz.edits import Toggles
+from autoviz.layout import MAX_LAYOUT_NODES
 from autoviz.presets import DEFAULT, PRESETS
 from autoviz.share import LinkError, View, from_params, to_params
 
@@ -75,7 +76,8 @@ def _view() -> View:
     return View(code=s.code, root=s.root, gradient=s.gradient, retain=s.retain, step=s.step,
                 no_grad=s.no_grad, no_grad_line=s.no_grad_line, detach=tuple(s.detach),
                 frozen=tuple(s.frozen), retain_grad=tuple(s.retain_grad),
-                projector=bool(s.projector))
+                projector=bool(s.projector), classic=s.view == "classic",
+                budget=None if s.budget == DEFAULT_BUDGET else int(s.budget))
 
 
 def load_link() -> None:
@@ -97,6 +99,9 @@ def load_link() -> None:
     s.no_grad, s.no_grad_line = view.no_grad, view.no_grad_line
     s.detach, s.frozen = list(view.detach), list(view.frozen)
     s.retain_grad, s.projector = list(view.retain_grad), view.projector
+    s.view = "classic" if view.classic else "interactive"
+    if view.budget is not None:
+        s.budget = min(view.budget, MAX_LAYOUT_NODES)
 
 
 def write_link() -> str:
