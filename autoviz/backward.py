@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 from autoviz.catalog import Catalog
-from autoviz.graph import Graph, Paths, build_graph, walk
+from autoviz.graph import Graph, Paths, _fast, _names, build_graph, walk
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,28 @@ class BackwardTrace:
         return None
 
 
-def _snapshot(grads: Sequence[torch.Tensor | None]) -> tuple[torch.Tensor | None, ...]:
-    # A copy: AccumulateGrad may adopt a gradient as .grad, which later backwards and
-    # zero_() change in place.
-    return tuple(None if g is None else g.detach().clone() for g in grads)
+def _storage(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def _private(grads: tuple, exposed: set[int]) -> tuple[torch.Tensor | None, ...]:
+    """``grads`` as the trace keeps them: the engine's own tensors, except that one the
+    program can still reach (it shares memory with a leaf, a leaf's ``.grad`` or the
+    ``gradient`` passed in) is copied, and one attached to a graph is detached."""
+    for grad in grads:
+        if grad is not None and (grad.requires_grad or _storage(grad) in exposed):
+            break
+    else:
+        return grads
+    kept = []
+    for grad in grads:
+        if grad is not None:
+            if grad.requires_grad:
+                grad = grad.detach()
+            if _storage(grad) in exposed:
+                grad = grad.clone()
+        kept.append(grad)
+    return tuple(kept)
 
 
 class TraceTooBig(RuntimeError):
@@ -79,13 +97,14 @@ class TraceTooBig(RuntimeError):
 
 
 def trace_elements(found: Any) -> int:
-    """Elements a trace copies: each node's received and passed-on gradients."""
+    """Elements a trace keeps: each node's received and passed-on gradients."""
     total = 0
-    for node in found.order:
-        if node is not None:
-            total += 2 * sum(math.prod(m.shape) for m in node._input_metadata)
-            if hasattr(node, "variable"):
-                total += node.variable.numel()
+    for node, kind in zip(found.order, found.kinds):
+        if kind == "function":
+            for meta in node._input_metadata:
+                total += 2 * math.prod(meta.shape)
+        elif kind == "leaf":
+            total += 3 * node.variable.numel()
     return total
 
 
@@ -100,7 +119,16 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
     to run as a plain ``.backward()`` would (its buffers are freed; a second backward
     raises torch's own error). Leaves' ``.grad`` end as one ``root.backward`` leaves them.
     Torch's errors propagate unchanged. ``max_elements`` bounds the gradient elements the
-    trace may copy (:class:`TraceTooBig` before anything runs).
+    trace may keep (:class:`TraceTooBig` before anything runs).
+
+    The trace keeps the very tensors the engine handed to each node's hook, not copies:
+    holding them is what keeps the engine from reusing them. Its in-place shortcuts
+    (summing a node's incoming gradients into the first one, a leaf's ``AccumulateGrad``
+    adopting the incoming gradient as ``.grad``) only take a tensor nobody else holds, and
+    the hooks hold each one from the moment it exists. The one a leaf adopted all the same
+    (the sum of several contributions, which no hook saw before ``AccumulateGrad``) is
+    then copied, as is anything else sharing memory with a tensor the program can still
+    change in place (a leaf, its ``.grad``, ``gradient``).
     """
     if root_name is None and catalog is not None:
         names = catalog.names_of(root)
@@ -111,50 +139,64 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
                           "gradient elements")
     graph = build_graph(found, [root], catalog)
     raw: list[tuple[Any, tuple, tuple]] = []
+    record = raw.append
     handles = []
     try:
         for node in found.order:
-            if node is None:
-                continue
-
-            def hook(grad_inputs: tuple, grad_outputs: tuple, node: Any = node) -> None:
-                raw.append((node, _snapshot(grad_inputs), _snapshot(grad_outputs)))
-
-            handles.append(node.register_hook(hook))
+            if node is not None:
+                handles.append(node.register_hook(
+                    lambda grad_inputs, grad_outputs, node=node:
+                    record((node, grad_inputs, grad_outputs))))
         root.backward(gradient, retain_graph=retain_graph, create_graph=create_graph,
                       inputs=inputs)
     finally:
         for handle in handles:
             handle.remove()
+    leaf_grads: dict[str, torch.Tensor | None] = {}
+    exposed: set[int] = set()
+    if isinstance(gradient, torch.Tensor):
+        exposed.add(_storage(gradient))
+    for i, kind in enumerate(found.kinds):
+        if kind == "leaf":
+            variable = found.order[i].variable
+            exposed.add(_storage(variable))
+            grad = variable.grad
+            if grad is None:
+                leaf_grads[f"n{i}"] = None
+            else:
+                exposed.add(_storage(grad))
+                leaf_grads[f"n{i}"] = grad.detach().clone()
+    raw = [(node, _private(grad_inputs, exposed), _private(grad_outputs, exposed))
+           for node, grad_inputs, grad_outputs in raw]
     steps = _steps(raw, found, graph)
-    leaf_grads = {n.id: _grad_of(found.order[int(n.id[1:])]) for n in graph.leaves()}
     return BackwardTrace(graph, steps, root_name,
                          None if gradient is None else gradient.detach().clone(),
                          bool(retain_graph), leaf_grads)
 
 
-def _grad_of(node: Any) -> torch.Tensor | None:
-    grad = node.variable.grad
-    return None if grad is None else grad.detach().clone()
-
-
 def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> list[Step]:
-    step_index = {found.ids[node]: i for i, (node, _, _) in enumerate(raw)}
+    ids = found.ids
+    step_index = {ids[node]: i for i, (node, _, _) in enumerate(raw)}
     consumers: dict[str, list[tuple[str, int]]] = {}
     nexts: dict[str, list[str]] = {}
     for edge in graph.edges:
         consumers.setdefault(edge.dst, []).append((edge.src, edge.index))
         nexts.setdefault(edge.src, []).append(edge.dst)
+    roots = graph.roots
+    paths = found.paths
     steps = []
     for i, (node, grad_inputs, grad_outputs) in enumerate(raw):
-        node_id = found.ids[node]
+        node_id = ids[node]
         fan_in = []
-        if node_id in graph.roots:
-            fan_in.append(Contribution(None, None, 0, grad_outputs[0] if grad_outputs else None))
+        if node_id in roots:
+            fan_in.append(_fast(Contribution, None, None, 0,
+                                grad_outputs[0] if grad_outputs else None))
         for src, index in consumers.get(node_id, ()):
             j = step_index.get(src)
-            if j is not None and j < i and raw[j][1][index] is not None:
-                fan_in.append(Contribution(src, j, index, raw[j][1][index]))
-        steps.append(Step(i, node_id, node.name(), grad_outputs, grad_inputs,
-                          found.paths, tuple(nexts.get(node_id, ())), tuple(fan_in)))
+            if j is not None and j < i:
+                grad = raw[j][1][index]
+                if grad is not None:
+                    fan_in.append(_fast(Contribution, src, j, index, grad))
+        steps.append(_fast(Step, i, node_id, _names(node)[0], grad_outputs, grad_inputs,
+                           paths, tuple(nexts.get(node_id, ())), tuple(fan_in)))
     return steps

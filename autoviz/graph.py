@@ -144,7 +144,7 @@ def preview(tensor: torch.Tensor | None) -> str:
         return "meta"
     if tensor.numel() > PREVIEW_ELEMENTS:
         return f"{tuple(tensor.shape)} {_dtype_name(tensor.dtype)}"
-    return _fmt(tensor.detach().tolist())
+    return _fmt(tensor.tolist())
 
 
 def _number(value: Any) -> str:
@@ -155,9 +155,28 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+_ROW_FORMATS: dict[int, str] = {}
+
+
+def _floats(row: list[float]) -> str:
+    """``", ".join(map(_number, row))`` for a row of floats, formatted in one go."""
+    size = len(row)
+    template = _ROW_FORMATS.get(size)
+    if template is None:
+        template = _ROW_FORMATS[size] = "%.4g," * size
+    texts = (template % tuple(row)).split(",")
+    texts.pop()
+    return ", ".join([t if "." in t or "e" in t or "n" in t else t + "." for t in texts])
+
+
 def _fmt(value: Any) -> str:
     if value.__class__ is list:
-        if value and value[0].__class__ is not list:
+        if not value:
+            return "[]"
+        first = value[0].__class__
+        if first is float:  # a tensor's tolist(): every item of a row has one type
+            return "[" + _floats(value) + "]"
+        if first is not list:
             return "[" + ", ".join(map(_number, value)) + "]"
         return "[" + ", ".join(map(_fmt, value)) + "]"
     return _number(value)
@@ -171,8 +190,14 @@ def _fast(cls: type, *values: Any) -> Any:
     return obj
 
 
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
 def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype)[6:]  # "torch.float32" -> "float32"
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)[6:]  # "torch.float32" -> "float32"
+    return name
 
 
 def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None) -> TensorInfo:
@@ -182,24 +207,42 @@ def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None) -> TensorI
     names: tuple[str, ...] = ()
     origin = lineno = None
     if catalog is not None:
-        names = catalog.names_of(tensor)
-        lineno = catalog.lines.get(id(tensor))
+        key = id(tensor)
+        found = catalog.names.get(key)
+        if found:
+            names = tuple(found)
+        lineno = catalog.lines.get(key)
         if node is not None:
-            origin = catalog.origin(node, tensor.output_nr)
+            origin = catalog.origins.get((node, tensor.output_nr))
     retains = False if is_leaf else tensor.retains_grad
     grad = None
     if is_leaf or retains:
         value = tensor.grad
         grad = None if value is None else preview(value)
-    return _fast(
-        TensorInfo,
-        names[-1] if names else None, names, tuple(tensor.shape), _dtype_name(tensor.dtype),
-        tensor.requires_grad, is_leaf, retains,
-        None if node is None else display_name(node), preview(tensor), grad,
-        origin.lineno if origin and origin.lineno else lineno,
-        origin.expr if origin else None,
-        bool(origin and origin.version != tensor._version),
-    )
+    info = _new(TensorInfo)
+    fields = info.__dict__
+    fields["name"] = names[-1] if names else None
+    fields["names"] = names
+    fields["shape"] = tuple(tensor.shape)
+    fields["dtype"] = _dtype_name(tensor.dtype)
+    fields["requires_grad"] = tensor.requires_grad
+    fields["is_leaf"] = is_leaf
+    fields["retains_grad"] = retains
+    fields["grad_fn"] = None if node is None else _names(node)[1]
+    fields["value"] = preview(tensor)
+    fields["grad"] = grad
+    if origin is None:
+        fields["lineno"] = lineno
+        fields["expr"] = None
+        fields["modified"] = False
+    else:
+        fields["lineno"] = origin.lineno or lineno
+        fields["expr"] = origin.expr
+        fields["modified"] = origin.version != tensor._version
+    return info
+
+
+_new = object.__new__
 
 
 def saved_tensors(node: Any) -> tuple[SavedTensor, ...]:
@@ -253,10 +296,12 @@ def root_node(tensor: torch.Tensor) -> tuple[Any, str] | None:
 def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -> Walk:
     """Breadth-first over ``next_functions`` from each root; ``None`` inputs kept."""
     result = Walk([], {}, Paths(), [], [])
+    order, ids, kinds, edges = result.order, result.ids, result.kinds, result.edges
+    parents = result.paths.parents
     queue: deque[Any] = deque()
     for i, tensor in enumerate(roots):
         found = root_node(tensor)
-        if found is None or found[0] in result.ids:
+        if found is None or found[0] in ids:
             continue
         node, suffix = found
         name = (root_names[i] if i < len(root_names) else None) or "root"
@@ -266,33 +311,65 @@ def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -
             path = name + suffix
         result.paths.roots[_add(result, node)] = path
         queue.append(node)
+    leaf_classes = _LEAF_CLASSES
+    new = _new
     while queue:
         node = queue.popleft()
-        src = result.ids[node]
-        for index, (child, output_nr) in enumerate(node.next_functions):
-            if child is not None and child in result.ids:
-                dst = result.ids[child]
+        src = ids[node]
+        index = 0
+        for child, output_nr in node.next_functions:
+            if child is None:
+                dst = _node_id(len(order))
+                order.append(None)
+                kinds.append("none")
+                parents[dst] = (src, index)
             else:
-                dst = _add(result, child)
-                result.paths.parents[dst] = (src, index)
-                if child is not None:
+                dst = ids.get(child)
+                if dst is None:
+                    dst = _node_id(len(order))
+                    order.append(child)
+                    ids[child] = dst
+                    kind = leaf_classes.get(child.__class__)
+                    if kind is None:
+                        kind = _kind(child)
+                    kinds.append(kind)
+                    parents[dst] = (src, index)
                     queue.append(child)
-            result.edges.append(GraphEdge(src, dst, index, output_nr))
+            edge = new(GraphEdge)
+            fields = edge.__dict__
+            fields["src"] = src
+            fields["dst"] = dst
+            fields["index"] = index
+            fields["output_nr"] = output_nr
+            edges.append(edge)
+            index += 1
     return result
 
 
-_LEAF_CLASSES: dict[type, bool] = {}
+_LEAF_CLASSES: dict[type, str] = {}  # node class -> "leaf" (AccumulateGrad) or "function"
+_NODE_IDS: list[str] = []
+
+
+def _node_id(i: int) -> str:
+    """``f"n{i}"``, made once per number: every walk numbers its nodes from 0."""
+    if i < len(_NODE_IDS):
+        return _NODE_IDS[i]
+    for j in range(len(_NODE_IDS), i + 1):
+        _NODE_IDS.append(f"n{j}")
+    return _NODE_IDS[i]
+
+
+def _kind(node: Any) -> str:
+    kind = _LEAF_CLASSES[node.__class__] = "leaf" if hasattr(node, "variable") else "function"
+    return kind
 
 
 def _add(result: Walk, node: Any) -> str:
-    node_id = f"n{len(result.order)}"
+    node_id = _node_id(len(result.order))
     result.order.append(node)
     if node is not None:
         result.ids[node] = node_id
-        cls = node.__class__
-        if cls not in _LEAF_CLASSES:
-            _LEAF_CLASSES[cls] = hasattr(node, "variable")
-        result.kinds.append("leaf" if _LEAF_CLASSES[cls] else "function")
+        result.kinds.append(_LEAF_CLASSES.get(node.__class__) or _kind(node))
     else:
         result.kinds.append("none")
     return node_id
@@ -302,27 +379,50 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
                 saved: bool = False) -> Graph:
     """Plain data for a walk: names and values from ``catalog``."""
     nodes = []
-    for i, (node, kind) in enumerate(zip(found.order, found.kinds)):
-        node_id = f"n{i}"
+    append = nodes.append
+    paths = found.paths
+    origins = catalog.origins if catalog is not None else None
+    infos: dict[int, TensorInfo] = {}  # a tensor met twice (the root's) is described once
+    new = _new
+    for i, kind in enumerate(found.kinds):
+        graph_node = new(GraphNode)
+        fields = graph_node.__dict__
+        fields["id"] = _node_id(i)
+        fields["kind"] = kind
+        fields["paths"] = paths
         if kind == "none":
-            nodes.append(_fast(GraphNode, node_id, "none", "None", "None", found.paths, None,
-                               (), ()))
+            fields["name"] = fields["torch_name"] = "None"
+            fields["tensor"] = None
+            fields["shapes"] = fields["saved"] = ()
+            append(graph_node)
             continue
+        node = found.order[i]
         tensor = None
+        shapes: tuple = ()
         if kind == "leaf":
-            tensor = tensor_info(node.variable, catalog)
-        elif catalog is not None:
-            origin = catalog.origin(node, 0)
+            tensor = _info(node.variable, catalog, infos)
+        else:
+            origin = None if not origins else origins.get((node, 0))
             if origin is not None:
-                tensor = tensor_info(origin.tensor, catalog)
-        torch_name, name = _names(node)
-        shapes = () if kind == "leaf" or tensor is not None else tuple(
-            tuple(m.shape) for m in node._input_metadata)
-        nodes.append(_fast(GraphNode, node_id, kind, name, torch_name, found.paths, tensor,
-                           shapes, saved_tensors(node) if saved else ()))
+                tensor = _info(origin.tensor, catalog, infos)
+            else:
+                shapes = tuple([tuple(m.shape) for m in node._input_metadata])
+        fields["torch_name"], fields["name"] = _names(node)
+        fields["tensor"] = tensor
+        fields["shapes"] = shapes
+        fields["saved"] = saved_tensors(node) if saved else ()
+        append(graph_node)
     root_ids = tuple(found.ids[r[0]] for t in roots if (r := root_node(t)) is not None)
     return Graph(tuple(nodes), tuple(found.edges), root_ids,
-                 tuple(tensor_info(t, catalog) for t in roots))
+                 tuple(_info(t, catalog, infos) for t in roots))
+
+
+def _info(tensor: torch.Tensor, catalog: Catalog | None, infos: dict[int, TensorInfo]
+          ) -> TensorInfo:
+    info = infos.get(id(tensor))
+    if info is None:
+        info = infos[id(tensor)] = tensor_info(tensor, catalog)
+    return info
 
 
 def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],

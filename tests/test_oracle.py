@@ -1207,3 +1207,100 @@ def test_warning_raised_during_backward_is_kept_with_its_line():
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                          text=True, timeout=120, check=True).stdout
     assert "(3, 'UserWarning: Using backward() with create_graph=True" in out
+
+
+# ---- the trace keeps the engine's own gradient tensors: nothing may change them later -----
+def _trace_tensors(trace: autoviz.BackwardTrace) -> list[torch.Tensor]:
+    found = [g for step in trace.steps for g in (*step.grad_inputs, *step.grad_outputs)]
+    found += [c.grad for step in trace.steps for c in step.fan_in]
+    found += [*trace.leaf_grads.values(), trace.gradient]
+    return [t for t in found if t is not None]
+
+
+def _storage(tensor: torch.Tensor) -> int | None:
+    return tensor.untyped_storage().data_ptr() if tensor.numel() else None
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_recorded_grads_share_no_memory_with_what_the_program_holds(name: str):
+    program = autoviz.run_program(textwrap.dedent(PROGRAMS[name]))
+    held: set[int | None] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # .grad of a non-leaf warns
+        for value in program.namespace.values():
+            for tensor in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(tensor, torch.Tensor):
+                    held.add(_storage(tensor))
+                    if tensor.grad is not None:
+                        held.add(_storage(tensor.grad))
+    held.discard(None)
+    for trace in program.traces:
+        for tensor in _trace_tensors(trace):
+            assert _storage(tensor) not in held
+            assert not tensor.requires_grad
+
+
+def _fan_in_leaf() -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    a = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    b = torch.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    return (a * 2 + a * b + a.exp() + b).sum(), [a, b], None  # a's grad is a sum
+
+
+def _pass_through() -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    a = torch.tensor([1.0, -2.0], requires_grad=True)
+    b = torch.tensor([3.0, 1.0], requires_grad=True)
+    return a + b, [a, b], torch.tensor([0.5, 2.0])  # AddBackward hands on gradient itself
+
+
+def _leaf_root() -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    a = torch.tensor([1.0, -2.0], requires_grad=True)
+    return a, [a], torch.tensor([0.5, 2.0])
+
+
+def _scalar_leaf_root() -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    a = torch.tensor(1.5, requires_grad=True)
+    return a, [a], None
+
+
+def _views_of_grad() -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    a = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+    h = torch.cat([a, a * 2]).t().reshape(-1)  # cat/t/reshape pass views of the grad on
+    return h, [a], torch.arange(8.0)
+
+
+@pytest.mark.parametrize("build", [_fan_in_leaf, _pass_through, _leaf_root, _scalar_leaf_root,
+                                   _views_of_grad], ids=lambda f: f.__name__.strip("_"))
+def test_recorded_grads_survive_later_in_place_changes(build: Callable[[], Any]):
+    """What each hook saw stays as it was when .grad, the gradient passed in or a leaf is
+    changed in place afterwards, and when a second backward accumulates into .grad."""
+    root, leaves, gradient = build()
+    native_root, native_leaves, native_gradient = build()
+    native = native_backward(native_root, native_gradient, retain_graph=True)
+    trace = autoviz.record_backward(root, gradient)
+    assert_same_steps(trace.steps, native, build.__name__)
+    before = [t.clone() for t in _trace_tensors(trace)]
+    for leaf in leaves:
+        leaf.grad.mul_(-3.0)
+    if gradient is not None:
+        gradient.add_(5.0)
+    second = autoviz.record_backward(root, gradient)  # AccumulateGrad adds into .grad in place
+    with torch.no_grad():
+        for leaf in leaves:
+            leaf.grad.zero_()
+            leaf.add_(1.0)
+    assert_same_steps(trace.steps, native, build.__name__)
+    for old, now in zip(before, _trace_tensors(trace)):
+        assert_same_tensor(now, old, "a recorded tensor")
+    assert len(second.steps) == len(trace.steps)
+
+
+def test_create_graph_records_detached_grads():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # create_graph=True warns about a reference cycle
+        trace = autoviz.record_backward((x ** 3).sum(), create_graph=True)
+    assert x.grad is not None and x.grad.requires_grad
+    for tensor in _trace_tensors(trace):
+        assert not tensor.requires_grad
+    assert_same_tensor(trace.leaf_grads["n2"], torch.tensor([3.0, 12.0]), "x.grad")
+    x.grad = None
