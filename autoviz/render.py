@@ -48,7 +48,7 @@ def node_label(node: GraphNode, note: str | None = None, saved: bool = True) -> 
         if node.kind == "leaf" and tensor.grad is not None:
             lines.append(f"grad {tensor.grad}")
     elif node.shapes:
-        lines.append(" ".join(str(s) for s in node.shapes))
+        lines.append(" ".join(map(str, node.shapes)))
     for item in node.saved if saved else ():
         lines.append(f"{item.attr} = {'(freed)' if item.freed else item.value}")
     if note:
@@ -69,12 +69,12 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
     nones = set()
     for node in graph.nodes:
         node_id = node.id
-        label = _quote(node_label(node, notes.get(node_id), saved))
-        if node.kind == "none":
+        if node.kind == "none":  # node_label is "None" whatever the note
             nones.add(node_id)
-            lines.append(f'\t{node_id} [label={label} shape=plaintext style="" '
+            lines.append(f'\t{node_id} [label="None" shape=plaintext style="" '
                          'fontcolor="#777777"]')
             continue
+        label = _quote(node_label(node, notes.get(node_id), saved))
         state = status.get(node_id)
         fill = STATUS_FILL[state] if state else FILL[node.kind]
         pen = STATUS_PEN[state] if state else ("3" if node_id in roots else "1")
@@ -82,10 +82,17 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
         lines.append(f'\t{node_id} [label={label} fillcolor="{fill}" penwidth={pen} '
                      f'style="{style}"]')
     for edge in graph.edges:
-        label = f' label=" {edge.index}"' if inputs[edge.src] > 1 and edge.index >= 0 else ""
-        dashed = ' style=dashed color="#999999"' if edge.dst in nones else ""
-        tail = f" [{(label + dashed).strip()}]" if label or dashed else ""
-        lines.append(f"\t{edge.src} -> {edge.dst}{tail}")
+        src, dst, index = edge.src, edge.dst, edge.index
+        if inputs[src] > 1 and index >= 0:
+            if dst in nones:
+                lines.append(f'\t{src} -> {dst} [label=" {index}" style=dashed '
+                             'color="#999999"]')
+            else:
+                lines.append(f'\t{src} -> {dst} [label=" {index}"]')
+        elif dst in nones:
+            lines.append(f'\t{src} -> {dst} [style=dashed color="#999999"]')
+        else:
+            lines.append(f"\t{src} -> {dst}")
     return lines
 
 
@@ -109,7 +116,7 @@ def to_digraph(graph: Graph, status: Mapping[str, str] | None = None,
     dot = graphviz.Digraph(name="autograd", graph_attr=GRAPH_ATTRS,
                            node_attr=LARGE_NODE_ATTRS if large else NODE_ATTRS,
                            edge_attr=LARGE_EDGE_ATTRS if large else EDGE_ATTRS)
-    dot.body.extend(line + "\n" for line in dot_lines(graph, status, notes, saved))
+    dot.body.extend([line + "\n" for line in dot_lines(graph, status, notes, saved)])
     return dot
 
 
