@@ -38,6 +38,22 @@ def tensors_table(program: Program) -> pd.DataFrame:
                                        "retains_grad", "grad_fn", "value", "grad"])
 
 
+def _all_paths(graph: Graph) -> dict[str, str]:
+    """Every node's path in one pass (parents come first in walk order): what
+    ``node.path`` gives each node, without walking back to the root once per node."""
+    found: dict[str, str] = {}
+    for node in graph.nodes:
+        links = node.paths
+        if node.id in links.roots:
+            found[node.id] = links.roots[node.id]
+        elif node.id in links.parents and links.parents[node.id][0] in found:
+            parent, slot = links.parents[node.id]
+            found[node.id] = f"{found[parent]}.next_functions[{slot}][0]"
+        else:
+            found[node.id] = node.path
+    return found
+
+
 def nodes_table(graph: Graph) -> pd.DataFrame:
     """One row per graph node: id, torch name, produced tensor, inputs, saved tensors."""
     inputs: dict[str, list[str]] = {}
@@ -46,6 +62,7 @@ def nodes_table(graph: Graph) -> pd.DataFrame:
         inputs.setdefault(edge.src, []).append(
             f"[{edge.index}] {target.name if target.kind != 'none' else 'None'}"
             + (f" ({target.id})" if target.kind != "none" else ""))
+    paths = _all_paths(graph)
     rows = []
     for node in graph.nodes:
         if node.kind == "none":
@@ -59,7 +76,7 @@ def nodes_table(graph: Graph) -> pd.DataFrame:
             "next_functions": ", ".join(inputs.get(node.id, [])),
             "saved": "; ".join(f"{s.attr}={'freed' if s.freed else s.value}"
                                for s in node.saved),
-            "path": node.path,
+            "path": paths[node.id],
         })
     return pd.DataFrame(rows, columns=["id", "node", "tensor", "next_functions", "saved",
                                        "path"])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+from functools import partial
 from typing import Callable
 
+import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from autoviz import layout
@@ -325,21 +329,47 @@ def _broadcast_note(received: tuple, grad: object) -> str:
     return ""
 
 
-def tables_section(study: Study) -> None:
-    """Tensors, nodes, steps and leaf grads, each downloadable as CSV."""
-    tabs = st.tabs(["Tensors", "Nodes", "Steps", "Leaf gradients"])
-    frames = [("tensors", tensors_table(study.program) if study.program else None),
+_tables: dict[int, tuple[weakref.ref, list]] = {}
+
+
+def _study_tables(study: Study) -> list[tuple[str, pd.DataFrame | None, pa.Table | None]]:
+    """The four tables depend on the study only, not on the step: built once per study
+    (with their Arrow form, which is what the page sends)."""
+    hit = _tables.get(id(study))
+    if hit is not None and hit[0]() is study:
+        return hit[1]
+    tables = [("tensors", tensors_table(study.program) if study.program else None),
               ("nodes", nodes_table(study.graph) if study.graph else None),
               ("steps", steps_table(study.trace) if study.trace else None),
               ("leaf_grads", leaf_grads_table(study.trace) if study.trace else None)]
-    for tab, (name, table) in zip(tabs, frames):
-        with tab:
-            if table is None:
-                st.caption("Nothing to show yet.")
-                continue
-            st.dataframe(table, hide_index=True, width="stretch")
-            st.download_button(f"Download {name}.csv", table.to_csv(index=False),
-                               file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}")
+    frames = [(name, table, None if table is None else
+               pa.Table.from_pandas(table, preserve_index=False)) for name, table in tables]
+    _tables[id(study)] = (weakref.ref(study), frames)
+    while len(_tables) > 32:
+        _tables.pop(next(iter(_tables)))
+    return frames
+
+
+TABLES = {"tensors": "Tensors", "nodes": "Nodes", "steps": "Steps",
+          "leaf_grads": "Leaf gradients"}
+
+
+def tables_section(study: Study) -> None:
+    """Tensors, nodes, steps or leaf grads (one at a time: each costs a page its rows on
+    every rerun), downloadable as CSV."""
+    st.markdown("#### Tables")
+    pick = st.segmented_control("Table", list(TABLES), format_func=TABLES.__getitem__,
+                                key="table", default="tensors", label_visibility="collapsed")
+    for name, table, arrow in _study_tables(study):
+        if name != pick:
+            continue
+        if table is None:
+            st.caption("Nothing to show yet.")
+            continue
+        st.dataframe(arrow, hide_index=True, width="stretch")
+        st.download_button(f"Download {name}.csv", partial(table.to_csv, index=False),
+                           file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}",
+                           on_click="ignore")
 
 
 def _add_action(action: str) -> None:
@@ -405,7 +435,6 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
     facts.append(f"Root value: `{result.root_before}` → `{result.root_after}`")
     st.markdown("\n".join(f"- {f}" for f in facts))
     if result.grads:
-        import pandas as pd
 
         st.dataframe(pd.DataFrame(result.grads, columns=["leaf", "grad before", "grad after"]),
                      hide_index=True)
@@ -426,8 +455,8 @@ def export_section(study: Study, dot: Callable[[], str] | None) -> None:
         row.download_button("graph.dot", dot, file_name="graph.dot", mime="text/vnd.graphviz",
                             key="export_dot", on_click="ignore", icon=":material/download:")
     if study.trace is not None:
-        trace = study.trace
-        row.download_button("steps.csv", lambda: steps_table(trace).to_csv(index=False),
+        steps = next(table for name, table, _ in _study_tables(study) if name == "steps")
+        row.download_button("steps.csv", partial(steps.to_csv, index=False),
                             file_name="steps.csv", mime="text/csv", key="export_steps",
                             on_click="ignore", icon=":material/download:")
     row.download_button("program.py", program_file(study), file_name="program.py",
