@@ -2,7 +2,9 @@
 // Called on every rerun with new data; the SVG is replaced only when its key changes, so
 // a step only restyles nodes (classes current / done / pending / selected, note texts).
 
-const MIN_READABLE = 0.8; // below this first-view scale (14pt text at 15px), start at the root instead
+// Below this first-view scale, start readable at the root instead of fitting it all:
+// 14pt labels at 0.7 are 13px on screen; projector labels (22pt) at 0.5, 15px.
+const MIN_READABLE = { normal: 0.7, large: 0.5 };
 const CLICK_SLOP = 5; // px a pointer may move and still click
 const PAD = 16; // px of air around a fitted graph
 const MAX_FIT = 1.25; // a small graph is not blown up past this
@@ -142,12 +144,13 @@ function fit(av, whole) {
   const w = av.canvas.clientWidth || 800;
   const h = av.canvas.clientHeight || 600;
   let s = Math.min((w - 2 * PAD) / W, (h - 2 * PAD) / H);
-  if (whole || s >= MIN_READABLE) {
+  const readable = MIN_READABLE[av.data && av.data.large ? "large" : "normal"];
+  if (whole || s >= readable) {
     s = Math.min(s, MAX_FIT);
     av.vb = [x + W / 2 - w / s / 2, y + H / 2 - h / s / 2, w / s, h / s];
   } else {
     // too small to read: start readable, at the top (where backward starts), on the root
-    s = MIN_READABLE;
+    s = readable;
     const box = nodeBox(av, av.data.roots && av.data.roots[0]);
     const cx = box ? box.x + box.w / 2 : x + W / 2;
     av.vb = [cx - w / s / 2, y - PAD / s, w / s, h / s];
