@@ -15,7 +15,7 @@ from autoviz.backward import BackwardTrace
 from autoviz.collapse import DEFAULT_BUDGET, Collapsed, collapse, fold_status
 from autoviz.graph import Graph
 from autoviz.render import to_dot
-from autoviz.study import frame
+from autoviz.study import done_note, frame
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,15 @@ class Timeline:
 
 
 def make_timeline(trace: BackwardTrace, collapsed: Collapsed) -> Timeline:
+    """One pass over the steps; notes (value previews) only for the nodes drawn."""
     graph = trace.graph
-    end = frame(trace, len(trace.steps))
     done_at: dict[str, int] = {}
     arrivals: dict[str, list[int]] = {}
+    notes: dict[str, str] = {}
     for i, step in enumerate(trace.steps, 1):
         done_at.setdefault(step.node_id, i)
+        if step.node_id not in collapsed.owner:
+            notes[step.node_id] = done_note(trace, step)
         for dst, grad in zip(step.next_ids, step.grad_inputs):
             if grad is not None and graph.node(dst).kind != "none":
                 arrivals.setdefault(dst, []).append(i)
@@ -51,7 +54,7 @@ def make_timeline(trace: BackwardTrace, collapsed: Collapsed) -> Timeline:
     for edge in graph.edges:
         consumers[edge.dst] = consumers.get(edge.dst, 0) + 1
     timeline = Timeline(
-        done_at, dict(end.notes), arrivals, consumers,
+        done_at, notes, arrivals, consumers,
         tuple(graph.node(step.node_id).name for step in trace.steps),
         tuple(step.node_id for step in trace.steps),
         graph.roots[0] if graph.roots else None)
@@ -80,26 +83,19 @@ class Scene:
         return self.collapsed.graph
 
 
-def _note_space(collapsed: Collapsed, trace: BackwardTrace | None) -> dict[str, str]:
+def _note_space(collapsed: Collapsed, trace: BackwardTrace | None,
+                timeline: Timeline | None) -> dict[str, str]:
     """Per drawn node, the longest note any step gives it (what its box must hold)."""
-    if trace is None:
+    if trace is None or timeline is None:
         return {}
     graph = trace.graph
-    end = frame(trace, len(trace.steps))
-    candidates: dict[str, list[str]] = {k: [v] for k, v in end.notes.items()}
-    consumers: dict[str, int] = {}
-    for edge in graph.edges:
-        consumers[edge.dst] = consumers.get(edge.dst, 0) + 1
-    for step in trace.steps:
-        for dst, grad in zip(step.next_ids, step.grad_inputs):
-            if grad is not None and graph.node(dst).kind != "none":
-                total = consumers.get(dst, 1)
-                candidates.setdefault(dst, []).append(
-                    f"waiting: {total} of {total} in" if total > 1 else "next")
-    space = {}
-    for node_id, notes in candidates.items():
+    candidates: dict[str, list[str]] = {k: [v] for k, v in timeline.notes.items()}
+    for node_id in timeline.arrivals:
         if node_id not in collapsed.owner:
-            space[node_id] = max(notes, key=len)
+            total = timeline.consumers.get(node_id, 1)
+            candidates.setdefault(node_id, []).append(
+                f"waiting: {total} of {total} in" if total > 1 else "next")
+    space = {node_id: max(notes, key=len) for node_id, notes in candidates.items()}
     n = len(trace.steps)
     for fold in collapsed.folds:
         longest = max((graph.node(m).name for m in fold.members), key=len)
@@ -114,9 +110,9 @@ def make_scene(graph: Graph, trace: BackwardTrace | None, budget: int = DEFAULT_
                large: bool = False) -> Scene:
     """Fold ``graph`` to ``budget`` boxes and write the DOT to lay out once."""
     folded = collapse(graph, budget, pinned)
-    space = _note_space(folded, trace)
-    dot = to_dot(folded.graph, notes=space, saved=saved, large=large)
     timeline = make_timeline(trace, folded) if trace is not None else None
+    space = _note_space(folded, trace, timeline)
+    dot = to_dot(folded.graph, notes=space, saved=saved, large=large)
     return Scene(folded, dot, tuple(sorted(space)), timeline)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from autoviz.backward import BackwardTrace, record_backward
+from autoviz.backward import BackwardTrace, Step, record_backward
 from autoviz.errors import ProgramError
 from autoviz.graph import Graph, extract_graph, preview, walk
 from autoviz.program import Program, run_program
@@ -176,6 +176,17 @@ class Frame:
     notes: dict[str, str]
 
 
+def done_note(trace: BackwardTrace, step: Step) -> str:
+    """A node's note once it ran: what it got (a leaf: what its .grad got)."""
+    received = step.grad_outputs[0] if step.grad_outputs else None
+    node = trace.graph.node(step.node_id)
+    if node.kind == "leaf":
+        before = node.tensor.grad if node.tensor else None
+        return (f"grad {preview(received)}" if before is None
+                else f"grad += {preview(received)}")
+    return f"got {preview(received)}"
+
+
 def frame(trace: BackwardTrace, k: int) -> Frame:
     """Step ``k`` of the replay: 0 is before backward, ``len(steps)`` is the end."""
     k = max(0, min(k, len(trace.steps)))
@@ -184,14 +195,7 @@ def frame(trace: BackwardTrace, k: int) -> Frame:
     arrived: dict[str, int] = {}
     for step in trace.steps[:k]:
         status[step.node_id] = "done"
-        received = step.grad_outputs[0] if step.grad_outputs else None
-        node = trace.graph.node(step.node_id)
-        if node.kind == "leaf":
-            before = node.tensor.grad if node.tensor else None
-            notes[step.node_id] = (f"grad {preview(received)}" if before is None
-                                   else f"grad += {preview(received)}")
-        else:
-            notes[step.node_id] = f"got {preview(received)}"
+        notes[step.node_id] = done_note(trace, step)
         for dst, grad in zip(step.next_ids, step.grad_inputs):
             if grad is not None:
                 arrived[dst] = arrived.get(dst, 0) + 1
