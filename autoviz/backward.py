@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from autoviz.catalog import Catalog
-from autoviz.graph import Graph, Paths, _fast, _names, build_graph, walk
+from autoviz.graph import Graph, Paths, _fast, _names, _node_id, build_graph, walk
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,12 @@ class TraceTooBig(RuntimeError):
 def trace_elements(found: Any) -> int:
     """Elements a trace keeps: each node's received and passed-on gradients."""
     total = 0
-    for node, kind in zip(found.order, found.kinds):
+    for index, kind in enumerate(found.kinds):
         if kind == "function":
-            for meta in node._input_metadata:
-                total += 2 * math.prod(meta.shape)
+            for shape in found.output_shapes(index):
+                total += 2 * math.prod(shape)
         elif kind == "leaf":
-            total += 3 * node.variable.numel()
+            total += 3 * found.order[index].variable.numel()
     return total
 
 
@@ -162,16 +162,17 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
             exposed.add(_storage(variable))
             grad = variable.grad
             if grad is None:
-                leaf_grads[f"n{i}"] = None
+                leaf_grads[_node_id(i)] = None
             else:
                 exposed.add(_storage(grad))
-                leaf_grads[f"n{i}"] = grad.detach().clone()
+                leaf_grads[_node_id(i)] = (grad.detach() if grad.requires_grad
+                                           else grad).clone()
     raw = [(node, _private(grad_inputs, exposed), _private(grad_outputs, exposed))
            for node, grad_inputs, grad_outputs in raw]
     steps = _steps(raw, found, graph)
-    return BackwardTrace(graph, steps, root_name,
-                         None if gradient is None else gradient.detach().clone(),
-                         bool(retain_graph), leaf_grads)
+    return _fast(BackwardTrace, graph, steps, root_name,
+                 None if gradient is None else gradient.detach().clone(),
+                 bool(retain_graph), leaf_grads)
 
 
 def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> list[Step]:
@@ -184,19 +185,39 @@ def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> lis
         nexts.setdefault(edge.src, []).append(edge.dst)
     roots = graph.roots
     paths = found.paths
+    new = object.__new__
     steps = []
     for i, (node, grad_inputs, grad_outputs) in enumerate(raw):
         node_id = ids[node]
         fan_in = []
         if node_id in roots:
-            fan_in.append(_fast(Contribution, None, None, 0,
-                                grad_outputs[0] if grad_outputs else None))
+            fan_in.append(_contribution(None, None, 0, grad_outputs[0] if grad_outputs else None))
         for src, index in consumers.get(node_id, ()):
             j = step_index.get(src)
             if j is not None and j < i:
                 grad = raw[j][1][index]
                 if grad is not None:
-                    fan_in.append(_fast(Contribution, src, j, index, grad))
-        steps.append(_fast(Step, i, node_id, _names(node)[0], grad_outputs, grad_inputs,
-                           paths, tuple(nexts.get(node_id, ())), tuple(fan_in)))
+                    fan_in.append(_contribution(src, j, index, grad))
+        step = new(Step)
+        fields = step.__dict__  # a frozen dataclass, filled without its __setattr__ checks
+        fields["index"] = i
+        fields["node_id"] = node_id
+        fields["name"] = _names(node)[0]
+        fields["grad_outputs"] = grad_outputs
+        fields["grad_inputs"] = grad_inputs
+        fields["paths"] = paths
+        fields["next_ids"] = tuple(nexts.get(node_id, ()))
+        fields["fan_in"] = tuple(fan_in)
+        steps.append(step)
     return steps
+
+
+def _contribution(from_node: str | None, from_step: int | None, index: int,
+                  grad: torch.Tensor | None) -> Contribution:
+    contribution = object.__new__(Contribution)
+    fields = contribution.__dict__
+    fields["from_node"] = from_node
+    fields["from_step"] = from_step
+    fields["index"] = index
+    fields["grad"] = grad
+    return contribution

@@ -34,24 +34,29 @@ class Catalog:
 
     def bind(self, name: str, tensor: torch.Tensor, lineno: int | None = None) -> None:
         key = id(tensor)
-        if key not in self.names:
+        names = self.names.get(key)
+        if names is None:
             self.keep.append(tensor)
-            self.names[key] = []
-        if name in self.names[key]:
-            self.names[key].remove(name)
-        self.names[key].append(name)
-        if lineno is not None:
-            self.lines.setdefault(key, lineno)
+            names = self.names[key] = []
+        elif name in names:
+            names.remove(name)
+        names.append(name)
+        if lineno is not None and key not in self.lines:
+            self.lines[key] = lineno
         try:
             node = tensor.grad_fn
         except RuntimeError:  # a view made under no_grad and changed in place
             node = None
         if node is not None:
-            self.origins.setdefault((node, tensor.output_nr),
-                                    Origin(tensor, lineno, None, tensor._version))
+            where = (node, tensor.output_nr)
+            if where not in self.origins:
+                self.origins[where] = Origin(tensor, lineno, None, tensor._version)
 
-    def produce(self, tensor: torch.Tensor, lineno: int | None, expr: str | None) -> None:
-        node = tensor.grad_fn
+    def produce(self, tensor: torch.Tensor, lineno: int | None, expr: str | None,
+                node: Any = None) -> None:
+        """``tensor`` was just made by an op on ``lineno`` (``node``: its ``grad_fn``)."""
+        if node is None:
+            node = tensor.grad_fn
         if node is not None:
             self.origins[(node, tensor.output_nr)] = Origin(tensor, lineno, expr, tensor._version)
 

@@ -89,20 +89,27 @@ def _ints(value: Any) -> list[int]:
 
 def _size_args(args: tuple, kwargs: dict[str, Any]) -> list[int] | None:
     """The sizes of a factory call like ``zeros(3, 2)``, ``zeros((3, 2))``, ``size=(3,)``."""
-    sizes = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-    sizes = kwargs.get("size", sizes)
+    if kwargs and "size" in kwargs:
+        sizes = kwargs["size"]
+    elif len(args) == 1 and isinstance(args[0], (tuple, list)):
+        sizes = args[0]
+    else:
+        sizes = args
     if isinstance(sizes, int):
         sizes = (sizes,)
-    if isinstance(sizes, (tuple, list)) and all(
-            isinstance(n, int) and not isinstance(n, bool) for n in sizes):
-        return list(sizes)
-    return None
+    if not isinstance(sizes, (tuple, list)):
+        return None
+    for n in sizes:
+        if n.__class__ is not int and (not isinstance(n, int) or isinstance(n, bool)):
+            return None
+    return list(sizes)
 
 
 def _prod(sizes: Any) -> int:
     total = 1
     for n in sizes:
-        total *= max(int(n), 0)
+        n = int(n)
+        total = total * n if n > 0 else 0
     return total
 
 
@@ -121,11 +128,12 @@ def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, flo
     if name == "torch.randint" and len(args) in (2, 3) and isinstance(args[-1], (tuple, list)):
         sizes = _size_args((args[-1],), {})
         return None if sizes is None else (_prod(sizes), 0.0)
-    if name in _MATMULS and len(args) == 2 and all(isinstance(a, torch.Tensor) for a in args):
+    if name in _MATMULS and len(args) == 2 and isinstance(args[0], torch.Tensor) \
+            and isinstance(args[1], torch.Tensor):
         a, b = args[0].shape, args[1].shape
         if not a or not b:
             return None
-        batch = broadcast_numel([a[:-2], b[:-2]])
+        batch = 1 if len(a) <= 2 and len(b) <= 2 else broadcast_numel([a[:-2], b[:-2]])
         rows = a[-2] if len(a) > 1 else 1
         cols = b[-1] if len(b) > 1 else 1
         out = batch * rows * cols
@@ -144,6 +152,24 @@ def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, flo
 
 
 MAX_DIMS = 64  # torch's kernels slow to a crawl on tensors with thousands of dimensions
+_META_CHECKED = frozenset({META, MATMUL, CREATE, RANDOM})
+Tensor = torch.Tensor
+
+
+def _same_shapes(tensors: list[torch.Tensor]) -> bool:
+    shape = tensors[0].shape
+    return all(t.shape == shape for t in tensors)
+
+
+def _tensor_args(args: tuple, kwargs: dict[str, Any]) -> list[torch.Tensor]:
+    """The tensors among a call's arguments (one level into lists and tuples)."""
+    found = []
+    for value in (*args, *kwargs.values()) if kwargs else args:
+        if value.__class__ is Tensor or isinstance(value, Tensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, Tensor))
+    return found
 SMALL = 10_000  # a call this small may run even when its cost could not be checked
 
 
@@ -177,39 +203,50 @@ class Budget:
                               f"{self.limits.tensor_elements:,}")
 
     def before(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
-               meta_call: Callable[[tuple, dict[str, Any]], Any]) -> None:
-        """Refuse the call ``name(*args, **kwargs)`` if it would cost too much."""
+               fn: Callable[..., Any]) -> None:
+        """Refuse the call ``name(*args, **kwargs)`` if it would cost too much. ``fn`` is the
+        call itself; for a ``meta``-checked category it is run on meta copies first."""
         if time.monotonic() > self.deadline:
             raise self.refuse(f"the program ran longer than {self.limits.seconds:g} s")
-        if "out" in kwargs:
-            raise self.refuse(f"{name}(..., out=...) is not supported; assign the result")
+        if kwargs:
+            if "out" in kwargs:
+                raise self.refuse(f"{name}(..., out=...) is not supported; assign the result")
+            values: tuple = (*args, *kwargs.values())
+        else:
+            values = args
         inputs = []
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, torch.Tensor):
+        for value in values:
+            if value.__class__ is Tensor or isinstance(value, Tensor):
                 inputs.append(value)
             elif isinstance(value, (list, tuple, range)):
                 inputs.extend(tensors_in(value))
                 cap = self.limits.container_items
-                if python_size([v for v in value if not isinstance(v, torch.Tensor)]
+                if python_size([v for v in value if not isinstance(v, Tensor)]
                                if not isinstance(value, range) else value, cap) > cap:
                     raise self.refuse(f"a list or range passed to {name} holds more than "
                                       f"{cap:,} numbers (or nests more than 32 deep)")
+        limit = self.limits.tensor_elements
+        total = 0
         for tensor in inputs:
-            self._check_numel(tensor.numel(), f"an input of {name}")
+            numel = tensor.numel()
+            if numel > limit:
+                self._check_numel(numel, f"an input of {name}")
+            total += numel
         if category == BROADCAST:
-            self._check_numel(broadcast_numel([t.shape for t in inputs]),
-                              f"the result of {name}")
-        elif category in (META, MATMUL, CREATE, RANDOM) and name not in (
-                "torch.tensor", "torch.as_tensor"):
-            self._check_by_meta(category, args, kwargs, name, inputs, meta_call)
-        self.flops += sum(t.numel() for t in inputs)
+            if len(inputs) > 1 and not (  # else no bigger than an input
+                    inputs[0].shape == inputs[1].shape if len(inputs) == 2
+                    else _same_shapes(inputs)):
+                self._check_numel(broadcast_numel([t.shape for t in inputs]),
+                                  f"the result of {name}")
+        elif category in _META_CHECKED and name not in ("torch.tensor", "torch.as_tensor"):
+            self._check_by_meta(category, args, kwargs, name, inputs, fn)
+        self.flops += total
         if self.flops > self.limits.total_flops:
             raise self.refuse(f"the program would take more than {self.limits.total_flops:.3g}"
                               " floating-point operations in all")
 
     def _check_by_meta(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
-                       inputs: list[torch.Tensor],
-                       meta_call: Callable[[tuple, dict[str, Any]], Any]) -> None:
+                       inputs: list[torch.Tensor], fn: Callable[..., Any]) -> None:
         """Run the call on torch's meta device (shapes only) and check what it would make.
 
         The common cases are worked out from shapes first: a meta call costs tens of
@@ -217,7 +254,8 @@ class Budget:
         quick = shape_cost(name, args, kwargs)
         if quick is not None:
             numel, flops = quick
-            self._check_numel(numel, f"the result of {name}")
+            if numel > self.limits.tensor_elements:
+                self._check_numel(numel, f"the result of {name}")
             if flops > self.limits.op_flops:
                 raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
                                   f"the limit per operation is {self.limits.op_flops:.3g}")
@@ -230,7 +268,7 @@ class Budget:
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = meta_call(meta_args, meta_kwargs)
+                result = fn(*meta_args, **meta_kwargs)
         except Exception as exc:
             small = SMALL
             if all(t.numel() <= small for t in inputs) and all(
@@ -248,30 +286,51 @@ class Budget:
                                   f"the limit per operation is {self.limits.op_flops:.3g}")
             self.flops += flops
 
-    def after(self, result: Any, args: tuple, name: str) -> None:
-        """Count what a call produced against the totals (``args``: all its inputs)."""
-        inputs = [t for v in args for t in tensors_in(v)]
-        ids = {id(t) for t in inputs}
-        depth = 1 + max((self.depth.get(grad_fn_of(t), 0) for t in inputs), default=0)
-        for out in tensors_in(result):
-            node = grad_fn_of(out)
-            if node is not None and node not in self.depth:
-                self.depth[node] = depth
-                if depth > self.limits.graph_depth:
+    def after(self, result: Any, args: tuple, kwargs: dict[str, Any], name: str) -> None:
+        """Count what a call ``name(*args, **kwargs)`` produced against the totals."""
+        if result.__class__ is Tensor:
+            outputs: Any = (result,)
+        else:
+            outputs = tensors_in(result)
+            if not outputs:
+                return
+        inputs: list[torch.Tensor] | None = None
+        depths = self.depth
+        limits = self.limits
+        for out in outputs:
+            try:
+                node = out.grad_fn
+            except RuntimeError:  # a no_grad view changed in place: torch says so when used
+                node = None
+            if inputs is None:
+                inputs = _tensor_args(args, kwargs)
+            if node is not None and node not in depths:
+                deepest = 0
+                for tensor in inputs:
+                    below = depths.get(grad_fn_of(tensor), 0)
+                    if below > deepest:
+                        deepest = below
+                depths[node] = deepest + 1
+                if deepest >= limits.graph_depth:
                     raise self.refuse(f"the autograd graph would be more than "
-                                      f"{self.limits.graph_depth:,} nodes deep")
+                                      f"{limits.graph_depth:,} nodes deep")
             if out.dim() > MAX_DIMS:
                 raise self.refuse(f"{name} made a tensor with {out.dim():,} dimensions; the "
                                   f"limit is {MAX_DIMS}")
-            if id(out) in ids:
-                continue  # in-place: no new memory
-            self._check_numel(out.numel(), f"the result of {name}")
-            if out._base is None:
-                self.elements += out.numel()
-        self.count_elements(0)
-        if len(self.depth) > self.limits.graph_nodes:
+            for tensor in inputs:
+                if out is tensor:
+                    break  # in-place: no new memory
+            else:
+                numel = out.numel()
+                if numel > limits.tensor_elements:
+                    self._check_numel(numel, f"the result of {name}")
+                if out._base is None:
+                    self.elements += numel
+        if self.elements > limits.total_elements:
+            self.count_elements(0)
+        if len(depths) > limits.graph_nodes:
             raise self.refuse(f"the autograd graph would have more than "
-                              f"{self.limits.graph_nodes:,} nodes")
+                              f"{limits.graph_nodes:,} nodes")
 
     def count_elements(self, extra: int) -> None:
         """Add ``extra`` elements (e.g. gradients a backward recorded) to the total."""

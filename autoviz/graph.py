@@ -144,7 +144,19 @@ def preview(tensor: torch.Tensor | None) -> str:
         return "meta"
     if tensor.numel() > PREVIEW_ELEMENTS:
         return f"{tuple(tensor.shape)} {_dtype_name(tensor.dtype)}"
-    return _fmt(tensor.tolist())
+    values = tensor.tolist()
+    if values.__class__ is not list:
+        return _number(values)
+    if not values or values[0].__class__ is not list:
+        return "[" + ", ".join(_texts(values)) + "]"
+    # two or more dimensions: every number formatted in one go, then nested again
+    shape = tuple(tensor.shape)
+    for _ in range(len(shape) - 1):
+        values = [v for row in values for v in row]
+    template = _TEMPLATES.get(shape)
+    if template is None:
+        template = _TEMPLATES[shape] = _template(shape)
+    return template % tuple(_texts(values))
 
 
 def _number(value: Any) -> str:
@@ -156,28 +168,36 @@ def _number(value: Any) -> str:
 
 
 _ROW_FORMATS: dict[int, str] = {}
+_TEMPLATES: dict[tuple[int, ...], str] = {}
 
 
-def _floats(row: list[float]) -> str:
-    """``", ".join(map(_number, row))`` for a row of floats, formatted in one go."""
-    size = len(row)
+def _texts(values: list[Any]) -> list[str]:
+    """``_number`` of each value; a list of floats (a tensor's ``tolist()``: one type
+    throughout) is formatted in one go."""
+    if not values or values[0].__class__ is not float:
+        return list(map(_number, values))
+    size = len(values)
     template = _ROW_FORMATS.get(size)
     if template is None:
         template = _ROW_FORMATS[size] = "%.4g," * size
-    texts = (template % tuple(row)).split(",")
+    texts = (template % tuple(values)).split(",")
     texts.pop()
-    return ", ".join([t if "." in t or "e" in t or "n" in t else t + "." for t in texts])
+    return [t if "." in t or "e" in t or "n" in t else t + "." for t in texts]
+
+
+def _template(shape: tuple[int, ...]) -> str:
+    """``"[[%s, %s], [%s, %s]]"`` for shape (2, 2): the nesting of ``tolist()``."""
+    if not shape:
+        return "%s"
+    inner = _template(shape[1:])
+    return "[" + ", ".join([inner] * shape[0]) + "]"
 
 
 def _fmt(value: Any) -> str:
+    """The text of a ``tolist()`` value, as :func:`preview` writes it."""
     if value.__class__ is list:
-        if not value:
-            return "[]"
-        first = value[0].__class__
-        if first is float:  # a tensor's tolist(): every item of a row has one type
-            return "[" + _floats(value) + "]"
-        if first is not list:
-            return "[" + ", ".join(map(_number, value)) + "]"
+        if not value or value[0].__class__ is not list:
+            return "[" + ", ".join(_texts(value)) + "]"
         return "[" + ", ".join(map(_fmt, value)) + "]"
     return _number(value)
 
@@ -276,6 +296,18 @@ class Walk:
     paths: Paths
     edges: list[GraphEdge]
     kinds: list[str]
+    roots: tuple[torch.Tensor, ...] = ()  # the tensors walked from
+    root_ids: tuple[str, ...] = ()  # the node of each root that has one
+    # node index -> the shapes of its outputs (``_input_metadata``), read once
+    shapes: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+
+    def output_shapes(self, index: int) -> tuple[tuple[int, ...], ...]:
+        """The shapes of what node ``index`` produced (its gradients' shapes)."""
+        shapes = self.shapes.get(index)
+        if shapes is None:
+            shapes = self.shapes[index] = tuple(
+                [tuple(m.shape) for m in self.order[index]._input_metadata])
+        return shapes
 
 
 def root_node(tensor: torch.Tensor) -> tuple[Any, str] | None:
@@ -295,13 +327,17 @@ def root_node(tensor: torch.Tensor) -> tuple[Any, str] | None:
 
 def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -> Walk:
     """Breadth-first over ``next_functions`` from each root; ``None`` inputs kept."""
-    result = Walk([], {}, Paths(), [], [])
+    result = Walk([], {}, Paths(), [], [], tuple(roots))
     order, ids, kinds, edges = result.order, result.ids, result.kinds, result.edges
     parents = result.paths.parents
     queue: deque[Any] = deque()
+    root_nodes = []
     for i, tensor in enumerate(roots):
         found = root_node(tensor)
-        if found is None or found[0] in ids:
+        if found is None:
+            continue
+        root_nodes.append(found[0])
+        if found[0] in ids:
             continue
         node, suffix = found
         name = (root_names[i] if i < len(root_names) else None) or "root"
@@ -343,6 +379,7 @@ def walk(roots: Sequence[torch.Tensor], root_names: Sequence[str | None] = ()) -
             fields["output_nr"] = output_nr
             edges.append(edge)
             index += 1
+    result.root_ids = tuple(ids[node] for node in root_nodes)
     return result
 
 
@@ -406,15 +443,20 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
             if origin is not None:
                 tensor = _info(origin.tensor, catalog, infos)
             else:
-                shapes = tuple([tuple(m.shape) for m in node._input_metadata])
+                shapes = found.output_shapes(i)
         fields["torch_name"], fields["name"] = _names(node)
         fields["tensor"] = tensor
         fields["shapes"] = shapes
         fields["saved"] = saved_tensors(node) if saved else ()
         append(graph_node)
-    root_ids = tuple(found.ids[r[0]] for t in roots if (r := root_node(t)) is not None)
-    return Graph(tuple(nodes), tuple(found.edges), root_ids,
-                 tuple(_info(t, catalog, infos) for t in roots))
+    if len(roots) == len(found.roots) and all(a is b for a, b in zip(roots, found.roots)):
+        root_ids = found.root_ids
+    else:
+        root_ids = tuple(found.ids[r[0]] for t in roots if (r := root_node(t)) is not None)
+    nodes_tuple = tuple(nodes)
+    return _fast(Graph, nodes_tuple, tuple(found.edges), root_ids,
+                 tuple(_info(t, catalog, infos) for t in roots),
+                 {node.id: node for node in nodes_tuple})
 
 
 def _info(tensor: torch.Tensor, catalog: Catalog | None, infos: dict[int, TensorInfo]

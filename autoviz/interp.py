@@ -13,6 +13,8 @@ import builtins
 import contextlib
 import math
 import operator
+import os
+import random
 import re
 import threading
 import warnings
@@ -22,10 +24,13 @@ from typing import Any, Callable, Iterator
 import torch
 
 from autoviz import allowlist as al
+from autoviz.backward import TraceTooBig, record_backward
 from autoviz.checks import source_lines
 from autoviz.costs import MAX_DIMS, Budget, grad_fn_of, python_size, tensors_in
 from autoviz.errors import ProgramError
 
+_SEEDS = random.Random()  # seeded from the system's entropy at import (and in a forked child)
+os.register_at_fork(after_in_child=_SEEDS.seed)
 _LOCK = threading.RLock()  # guards torch's global print options and the warnings filters
 _Node = torch.autograd.graph.Node
 _VALUE_TYPES = (torch.Tensor, _Node, int, float, bool, str, complex, type(None), list, tuple,
@@ -37,12 +42,19 @@ class _Module:
     path: str
 
 
-@dataclass(frozen=True)
 class _Function:
-    kind: str  # torch | builtin | grad_mode | state | user
-    name: str
-    target: Any = None
-    category: str = al.SAME
+    """A callable the program may call: ``kind`` torch | method | builtin | grad_mode |
+    state; ``short``: the name after the last dot (``torch.sum`` -> ``sum``)."""
+
+    __slots__ = ("kind", "name", "target", "category", "short")
+
+    def __init__(self, kind: str, name: str, target: Any = None,
+                 category: str = al.SAME) -> None:
+        self.kind = kind
+        self.name = name
+        self.target = target
+        self.category = category
+        self.short = name.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,11 @@ _FORMAT_NUMBER = re.compile(r"\d+")
 _SUM_TERMS = 1_000
 _SHAPE_METHODS = frozenset("repeat view reshape expand permute tile new_zeros new_ones new_empty "
                            "new_full flip".split())
+# Names _check_method looks at; other calls skip it.
+_CHECKED_METHODS = _SHAPE_METHODS | {"tolist", "unbind", "split", "chunk", "norm"}
+# Tensor attributes whose getters never warn (.grad of a non-leaf and .T of a non-matrix do).
+_SILENT_ATTRIBUTES = frozenset("grad_fn is_leaf requires_grad retains_grad shape dtype device "
+                               "ndim output_nr".split())
 _PRINT_FIELDS = ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")
 _PRINT_CAPS = {"precision": 20, "threshold": 10_000, "edgeitems": 50, "linewidth": 1_000}
 
@@ -127,16 +144,27 @@ class Interpreter:
         self.local_names: list[frozenset[str]] = []
         self.output: list[str] = []
         self.output_len = 0
-        self.generator = torch.Generator()
-        self.generator.seed()
+        self._generator: torch.Generator | None = None
         self.print_options: dict[str, Any] = {}
-        self.lines = source_lines(program.source)
+        self.lines: list[str] | None = None
         self.texts: dict[int, str | None] = {}
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The program's own random generator, seeded afresh (made on first use; 64 random
+        bits as ``Generator.seed()`` takes, without a read of the system's entropy each
+        time)."""
+        if self._generator is None:
+            self._generator = torch.Generator()
+            self._generator.manual_seed(_SEEDS.getrandbits(64))
+        return self._generator
 
     # ---- running -------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
         if torch.get_num_threads() > self.limits.torch_threads:
             torch.set_num_threads(self.limits.torch_threads)
+        # texts of the tree's expressions, kept with the (cached, never changed) tree
+        self.texts = tree.__dict__.setdefault("autoviz_texts", {})
         grad_mode = torch.is_grad_enabled()
         try:
             self._block(tree.body)
@@ -148,52 +176,60 @@ class Interpreter:
             raise ProgramError("'return'/'break'/'continue' outside its block",
                                self.budget.lineno) from None
         finally:
-            torch.set_grad_enabled(grad_mode)
+            if torch.is_grad_enabled() != grad_mode:
+                torch.set_grad_enabled(grad_mode)
             self.program.output = "".join(self.output)
 
     def _block(self, body: list[ast.stmt] | tuple[ast.stmt, ...]) -> None:
+        budget = self.budget
+        statements = _STATEMENTS
         for stmt in body:
-            self.budget.lineno = stmt.lineno
-            self.budget.tick()
-            self._stmt(stmt)
+            budget.lineno = stmt.lineno
+            budget.tick()
+            statements.get(stmt.__class__, Interpreter._unsupported_statement)(self, stmt)
 
     def _stmt(self, node: ast.stmt) -> None:
-        if isinstance(node, ast.Expr):
-            self._eval(node.value)  # result dropped: torch.set_grad_enabled(False) is fine
-        elif isinstance(node, ast.Assign):
-            value = self._value(node.value)
-            for target in node.targets:
-                self._assign(target, value)
-        elif isinstance(node, ast.AnnAssign):
-            if node.value is not None:
-                self._assign(node.target, self._value(node.value))
-        elif isinstance(node, ast.AugAssign):
-            self._augassign(node)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            self._import(node)
-        elif isinstance(node, ast.With):
-            self._with(node)
-        elif isinstance(node, ast.For):
-            self._for(node)
-        elif isinstance(node, ast.If):
-            self._block(node.body if self._truth(self._value(node.test)) else node.orelse)
-        elif isinstance(node, ast.FunctionDef):
-            params = tuple(a.arg for a in node.args.args)
-            assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
-                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-            assigned |= {(a.asname or a.name.split(".")[0]) for stmt in node.body
-                         for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)
-                         for a in n.names}
-            self._bind(node.name, UserFunction(node.name, params, tuple(node.body),
-                                               frozenset(assigned) | frozenset(params)))
-        elif isinstance(node, ast.Return):
-            raise _Return(None if node.value is None else self._value(node.value))
-        elif isinstance(node, ast.Break):
-            raise _Break()
-        elif isinstance(node, ast.Continue):
-            raise _Continue()
-        elif not isinstance(node, ast.Pass):
-            raise self._refuse(f"{type(node).__name__} is not supported")
+        _STATEMENTS.get(node.__class__, Interpreter._unsupported_statement)(self, node)
+
+    def _expr_statement(self, node: ast.Expr) -> None:
+        self._eval(node.value)  # result dropped: torch.set_grad_enabled(False) is fine
+
+    def _assign_statement(self, node: ast.Assign) -> None:
+        value = self._value(node.value)
+        for target in node.targets:
+            self._assign(target, value)
+
+    def _annassign_statement(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._assign(node.target, self._value(node.value))
+
+    def _if_statement(self, node: ast.If) -> None:
+        self._block(node.body if self._truth(self._value(node.test)) else node.orelse)
+
+    def _def_statement(self, node: ast.FunctionDef) -> None:
+        params = tuple(a.arg for a in node.args.args)
+        assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        assigned |= {(a.asname or a.name.split(".")[0]) for stmt in node.body
+                     for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)
+                     for a in n.names}
+        self._bind(node.name, UserFunction(node.name, params, tuple(node.body),
+                                           frozenset(assigned) | frozenset(params)))
+
+    def _return_statement(self, node: ast.Return) -> None:
+        raise _Return(None if node.value is None else self._value(node.value))
+
+    def _break_statement(self, node: ast.Break) -> None:
+        raise _Break()
+
+    def _continue_statement(self, node: ast.Continue) -> None:
+        raise _Continue()
+
+    def _pass_statement(self, node: ast.Pass) -> None:
+        return None
+
+    def _unsupported_statement(self, node: ast.stmt) -> None:
+        raise self._refuse(f"{type(node).__name__} is not supported")
 
     def _refuse(self, message: str) -> ProgramError:
         return ProgramError(message, self.budget.lineno)
@@ -258,18 +294,20 @@ class Interpreter:
 
     def _lookup(self, node: ast.Name) -> Any:
         name = node.id
-        if self.frames and name in self.frames[-1]:
-            return self.frames[-1][name]
-        if self.frames and name in self.local_names[-1]:
-            raise _Failure(UnboundLocalError(
-                f"cannot access local variable '{name}' where it is not associated with a "
-                "value"))
-        if name in self.globals:
-            return self.globals[name]
+        if self.frames:
+            if name in self.frames[-1]:
+                return self.frames[-1][name]
+            if name in self.local_names[-1]:
+                raise _Failure(UnboundLocalError(
+                    f"cannot access local variable '{name}' where it is not associated with "
+                    "a value"))
+        value = self.globals.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
         if name in self.modules:
             return self.modules[name]
-        if name in al.BUILTINS:
-            return _Function("builtin", name, getattr(builtins, name))
+        if name in _BUILTIN_FUNCTIONS:
+            return _BUILTIN_FUNCTIONS[name]
         if hasattr(builtins, name):
             raise self._refuse(f"the built-in {name}() is not available in autoviz programs")
         raise _Failure(NameError(f"name '{name}' is not defined"))
@@ -343,61 +381,65 @@ class Interpreter:
     # ---- expressions -------------------------------------------------------------------
     def _value(self, node: ast.AST) -> Any:
         """Evaluate ``node`` to a value a program may hold."""
-        value = self._eval(node)
-        if isinstance(value, (_Module, _Function, _GradModeCall)):
+        value = _EXPRESSIONS.get(node.__class__, Interpreter._unsupported)(self, node)
+        if value.__class__ in _CALL_ONLY:
             raise self._refuse(f"{_describe(value)} can only be called here, not stored, "
                                "passed or printed")
         return value
 
     def _eval(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            return self._lookup(node)
-        if isinstance(node, ast.Attribute):
-            return self._attribute(self._eval(node.value), node.attr)
-        if isinstance(node, ast.Call):
-            return self._call(node)
-        if isinstance(node, ast.BinOp):
-            left, right = self._value(node.left), self._value(node.right)
-            return self._binop(type(node.op), left, right, node)
-        if isinstance(node, ast.UnaryOp):
-            operand = self._value(node.operand)
-            if isinstance(node.op, ast.Not):
-                return not self._truth(operand)
-            symbol = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}[type(node.op)]
-            return self._op(_UNARY[type(node.op)], (operand,), {}, al.SAME, node, symbol)
-        if isinstance(node, ast.BoolOp):
-            result: Any = None
-            for operand in node.values:
-                result = self._value(operand)
-                if self._truth(result) == isinstance(node.op, ast.Or):
-                    return result
-            return result
-        if isinstance(node, ast.Compare):
-            return self._compare(node)
-        if isinstance(node, ast.IfExp):
-            test = self._truth(self._value(node.test))
-            return self._value(node.body if test else node.orelse)
-        if isinstance(node, (ast.Tuple, ast.List)):
-            items: list[Any] = []
-            for element in node.elts:
-                if isinstance(element, ast.Starred):
-                    items.extend(self._starred(element))
-                else:
-                    items.append(self._value(element))
-            result = tuple(items) if isinstance(node, ast.Tuple) else items
-            if any(isinstance(i, (list, tuple, range)) for i in items):
-                self._check_size(result)
-            return result
-        if isinstance(node, ast.Subscript):
-            obj = self._value(node.value)
-            return self._subscript(obj, self._index(node.slice), node)
-        if isinstance(node, ast.JoinedStr):
-            return self._check_python("".join(self._fstring_part(p) for p in node.values))
-        if isinstance(node, ast.Slice):
-            return self._index(node)
+        return _EXPRESSIONS.get(node.__class__, Interpreter._unsupported)(self, node)
+
+    def _unsupported(self, node: ast.AST) -> Any:
         raise self._refuse(f"{type(node).__name__} is not supported")
+
+    def _constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def _attribute_expr(self, node: ast.Attribute) -> Any:
+        return self._attribute(self._eval(node.value), node.attr)
+
+    def _binop_expr(self, node: ast.BinOp) -> Any:
+        left, right = self._value(node.left), self._value(node.right)
+        return self._binop(type(node.op), left, right, node)
+
+    def _unaryop_expr(self, node: ast.UnaryOp) -> Any:
+        operand = self._value(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not self._truth(operand)
+        symbol = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}[type(node.op)]
+        return self._op(_UNARY[type(node.op)], (operand,), {}, al.SAME, node, symbol)
+
+    def _boolop_expr(self, node: ast.BoolOp) -> Any:
+        result: Any = None
+        for operand in node.values:
+            result = self._value(operand)
+            if self._truth(result) == isinstance(node.op, ast.Or):
+                return result
+        return result
+
+    def _ifexp_expr(self, node: ast.IfExp) -> Any:
+        test = self._truth(self._value(node.test))
+        return self._value(node.body if test else node.orelse)
+
+    def _sequence_expr(self, node: ast.Tuple | ast.List) -> Any:
+        items: list[Any] = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
+                items.extend(self._starred(element))
+            else:
+                items.append(self._value(element))
+        result = tuple(items) if isinstance(node, ast.Tuple) else items
+        if any(isinstance(i, (list, tuple, range)) for i in items):
+            self._check_size(result)
+        return result
+
+    def _subscript_expr(self, node: ast.Subscript) -> Any:
+        obj = self._value(node.value)
+        return self._subscript(obj, self._index(node.slice), node)
+
+    def _joinedstr_expr(self, node: ast.JoinedStr) -> Any:
+        return self._check_python("".join(self._fstring_part(p) for p in node.values))
 
     def _starred(self, node: ast.Starred) -> list[Any]:
         value = self._value(node.value)
@@ -465,14 +507,17 @@ class Interpreter:
 
     # ---- attributes ---------------------------------------------------------------------
     def _attribute(self, obj: Any, attr: str) -> Any:
-        if isinstance(obj, _Module):
+        if obj.__class__ is _Module:
             return self._module_attribute(obj, attr)
         if isinstance(obj, torch.Tensor):
             if attr in al.TENSOR_ATTRIBUTES:
+                if attr in _SILENT_ATTRIBUTES:
+                    return self._fail_safe(getattr, obj, attr)
                 with self._capture():
                     return self._fail_safe(getattr, obj, attr)
-            if attr in al.TENSOR_METHODS:
-                return _Function("method", attr, obj, al.TENSOR_METHODS[attr])
+            category = al.TENSOR_METHODS.get(attr)
+            if category is not None:
+                return _Function("method", attr, obj, category)
             raise self._refuse(f"the tensor attribute .{attr} is not in autoviz's allowlist")
         if isinstance(obj, _Node):
             if attr in al.NODE_ATTRIBUTES:
@@ -494,6 +539,13 @@ class Interpreter:
                                       f"'{attr}'"))
 
     def _module_attribute(self, module: _Module, attr: str) -> Any:
+        key = (module.path, attr)
+        found = _MODULE_ATTRIBUTES.get(key)
+        if found is None:  # what an allowed name resolves to never changes: kept once found
+            found = _MODULE_ATTRIBUTES[key] = self._resolve(module, attr)
+        return found
+
+    def _resolve(self, module: _Module, attr: str) -> Any:
         path = f"{module.path}.{attr}"
         if path in al.IMPORTABLE:
             return _Module(path)
@@ -522,12 +574,13 @@ class Interpreter:
         func = self._eval(node.func)
         args: list[Any] = []
         for arg in node.args:
-            if isinstance(arg, ast.Starred):
+            if arg.__class__ is ast.Starred:
                 args.extend(self._starred(arg))
             else:
                 args.append(self._value(arg))
-        kwargs = {kw.arg: self._value(kw.value) for kw in node.keywords}
-        if isinstance(func, _Function):
+        kwargs = {kw.arg: self._value(kw.value) for kw in node.keywords} if node.keywords \
+            else {}
+        if func.__class__ is _Function:
             return self._call_function(func, tuple(args), kwargs, node)
         if isinstance(func, _Node):
             self._check_node_call(func, args, kwargs)
@@ -553,8 +606,8 @@ class Interpreter:
     def _call_function(self, func: _Function, args: tuple, kwargs: dict[str, Any],
                        node: ast.Call) -> Any:
         if func.kind == "torch":
-            if args and isinstance(args[0], torch.Tensor):
-                self._check_method(args[0], func.name.split(".")[-1], args[1:], kwargs)
+            if func.short in _CHECKED_METHODS and args and isinstance(args[0], torch.Tensor):
+                self._check_method(args[0], func.short, args[1:], kwargs)
             if func.category != al.RANDOM:
                 return self._op(func.target, args, kwargs, func.category, node, func.name)
             try:
@@ -580,6 +633,13 @@ class Interpreter:
     def _call_method(self, func: _Function, args: tuple, kwargs: dict[str, Any],
                      node: ast.Call) -> Any:
         obj, name = func.target, func.name
+        if obj.__class__ is torch.Tensor:  # the common case first: a tensor method
+            if name == "backward":
+                return self._backward(obj, args, kwargs)
+            if name in _CHECKED_METHODS:
+                self._check_method(obj, name, args, kwargs)
+            call, label = _METHOD_CALLS.get(name) or _method_call(name)
+            return self._op(call, (obj, *args), kwargs, func.category, node, label)
         if isinstance(obj, list):  # list.append
             if len(obj) >= self.limits.container_items:
                 raise self._refuse("the list is too long")
@@ -590,12 +650,10 @@ class Interpreter:
             return self._fail_safe(obj.name, *args, **kwargs)
         if name == "backward":
             return self._backward(obj, args, kwargs)
-        self._check_method(obj, name, args, kwargs)
-
-        def call(tensor: Any, *a: Any, **k: Any) -> Any:
-            return getattr(tensor, name)(*a, **k)  # also runs on the meta copy of tensor
-
-        return self._op(call, (obj, *args), kwargs, func.category, node, f".{name}")
+        if name in _CHECKED_METHODS:
+            self._check_method(obj, name, args, kwargs)
+        call, label = _METHOD_CALLS.get(name) or _method_call(name)
+        return self._op(call, (obj, *args), kwargs, func.category, node, label)
 
     def _check_method(self, tensor: torch.Tensor, name: str, args: tuple,
                       kwargs: dict[str, Any]) -> None:
@@ -616,8 +674,6 @@ class Interpreter:
             raise self._refuse("matrix norms by name (p='fro', 'nuc') are not supported")
 
     def _backward(self, tensor: torch.Tensor, args: tuple, kwargs: dict[str, Any]) -> None:
-        from autoviz.backward import TraceTooBig, record_backward
-
         params = ("gradient", "retain_graph", "create_graph", "inputs")
         if len(args) > len(params):
             raise _Failure(TypeError(f"backward() takes from 1 to 5 positional arguments but "
@@ -642,9 +698,12 @@ class Interpreter:
             if isinstance(failure.exc, TraceTooBig):
                 raise self._refuse(str(failure.exc)) from None
             raise
-        self.budget.count_elements(sum(
-            g.numel() for step in trace.steps for g in (*step.grad_inputs, *step.grad_outputs)
-            if g is not None))
+        kept = 0
+        for step in trace.steps:
+            for grad in (*step.grad_inputs, *step.grad_outputs):
+                if grad is not None:
+                    kept += grad.numel()
+        self.budget.count_elements(kept)
         self.program.traces.append(trace)
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -813,41 +872,54 @@ class Interpreter:
     def _op(self, fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any], category: str,
             node: ast.AST, name: str) -> Any:
         """Call a torch operation after checking its cost; record the tensors it makes."""
-        with self._capture():
-            self.budget.before(category, args, kwargs, name, lambda a, k: fn(*a, **k))
-            result = self._fail_safe(fn, *args, **kwargs)
-        self.budget.after(result, (*args, *kwargs.values()), name)
-        if not isinstance(result, _VALUE_TYPES):
+        budget = self.budget
+        with _LOCK:  # the warnings filters are process-wide (as in self._capture())
+            saved, caught = _start_capture()
+            try:
+                budget.before(category, args, kwargs, name, fn)
+                try:
+                    result = fn(*args, **kwargs)
+                except (ProgramError, _Failure, _Return, _Break, _Continue):
+                    raise
+                except Exception as exc:
+                    raise _Failure(exc) from None
+            finally:
+                _stop_capture(saved)
+                if caught:
+                    self._warned(caught)
+        budget.after(result, args, kwargs, name)
+        if result.__class__ is not torch.Tensor and not isinstance(result, _VALUE_TYPES):
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")
         for out in tensors_in(result):
-            if grad_fn_of(out) is not None:
-                self.program.catalog.produce(out, self.budget.lineno, self._text(node))
+            made_by = grad_fn_of(out)
+            if made_by is not None:
+                self.program.catalog.produce(out, budget.lineno, self._text(node), made_by)
         return result
 
     def _text(self, node: ast.AST) -> str | None:
         """The source text of an expression on one line (cached: loops repeat nodes)."""
         key = id(node)
-        if key not in self.texts:
-            text = None
-            if getattr(node, "end_lineno", None) == getattr(node, "lineno", 0):
-                line = self.lines[node.lineno - 1]
-                text = line.encode()[node.col_offset:node.end_col_offset].decode(
-                    errors="replace")
-            self.texts[key] = text
-        return self.texts[key]
+        texts = self.texts
+        if key in texts:
+            return texts[key]
+        text = None
+        if getattr(node, "end_lineno", None) == getattr(node, "lineno", 0):
+            if self.lines is None:
+                self.lines = source_lines(self.program.source)
+            line = self.lines[node.lineno - 1]
+            text = line.encode()[node.col_offset:node.end_col_offset].decode(errors="replace")
+        texts[key] = text
+        return text
 
-    @contextlib.contextmanager
-    def _capture(self) -> Iterator[None]:
+    def _capture(self) -> _Capture:
         """Record the warnings torch raises during one operation, with the line."""
-        with _LOCK, warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                yield
-            finally:
-                for w in caught:
-                    self.program.warnings.append(
-                        (self.budget.lineno or 0, f"{w.category.__name__}: {w.message}"))
+        return _Capture(self)
+
+    def _warned(self, caught: list[Any]) -> None:
+        for w in caught:
+            self.program.warnings.append(
+                (self.budget.lineno or 0, f"{w.category.__name__}: {w.message}"))
 
     def _fail_safe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``fn``; a Python or torch exception becomes the program's own failure."""
@@ -859,8 +931,74 @@ class Interpreter:
             raise _Failure(exc) from None
 
 
-def _no_meta(args: tuple, kwargs: dict[str, Any]) -> None:
+_ALWAYS = ("always", None, Warning, None, 0)  # warnings.simplefilter("always")
+
+
+def _start_capture() -> tuple[tuple[Any, Any, Any], list[Any]]:
+    """``warnings.catch_warnings(record=True)`` + ``simplefilter("always")``, as a pair of
+    plain calls (the context managers cost several microseconds per torch operation).
+    The caller holds ``_LOCK``: the filters are process-wide."""
+    module = warnings
+    saved = (module.filters, module.showwarning, module._showwarnmsg_impl)  # type: ignore
+    caught: list[Any] = []
+    module.filters = [_ALWAYS]  # type: ignore[attr-defined]
+    module._filters_mutated()  # type: ignore[attr-defined]
+    module.showwarning = module._showwarning_orig  # type: ignore[attr-defined]
+    module._showwarnmsg_impl = caught.append  # type: ignore[attr-defined]
+    return saved, caught
+
+
+def _stop_capture(saved: tuple[Any, Any, Any]) -> None:
+    module = warnings
+    module.filters, module.showwarning, module._showwarnmsg_impl = saved  # type: ignore
+    module._filters_mutated()  # type: ignore[attr-defined]
+
+
+class _Capture:
+    """``with interpreter._capture():`` records the warnings raised inside, with the line."""
+
+    __slots__ = ("interp", "saved", "caught")
+
+    def __init__(self, interp: Interpreter) -> None:
+        self.interp = interp
+
+    def __enter__(self) -> None:
+        _LOCK.acquire()
+        try:
+            self.saved, self.caught = _start_capture()
+        except BaseException:
+            _LOCK.release()
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            _stop_capture(self.saved)
+            if self.caught:
+                self.interp._warned(self.caught)
+        finally:
+            _LOCK.release()
+
+
+def _no_meta(*args: Any, **kwargs: Any) -> None:
     return None
+
+
+_MISSING = object()
+_CALL_ONLY = frozenset({_Module, _Function})  # + _GradModeCall, added below
+_BUILTIN_FUNCTIONS = {name: _Function("builtin", name, getattr(builtins, name))
+                      for name in al.BUILTINS}
+_MODULE_ATTRIBUTES: dict[tuple[str, str], Any] = {}
+_METHOD_CALLS: dict[str, tuple[Callable[..., Any], str]] = {}
+
+
+def _method_call(name: str) -> tuple[Callable[..., Any], str]:
+    """``tensor.name(...)`` as a function of the tensor (it also runs on a meta copy)."""
+
+    def call(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(tensor, name)(*args, **kwargs)
+
+    _METHOD_CALLS[name] = found = (call, f".{name}")
+    return found
 
 
 def _bind_arguments(func: UserFunction, args: list[Any], kwargs: dict[str, Any]
@@ -915,3 +1053,40 @@ class _GradModeCall:
     """``torch.no_grad()`` and friends, evaluated but not yet entered."""
 
     manager: Any
+
+
+_CALL_ONLY = _CALL_ONLY | {_GradModeCall}
+
+# Each syntax node class -> the method that runs (statements) or evaluates (expressions) it.
+_STATEMENTS: dict[type, Callable[[Interpreter, Any], None]] = {
+    ast.Expr: Interpreter._expr_statement,
+    ast.Assign: Interpreter._assign_statement,
+    ast.AnnAssign: Interpreter._annassign_statement,
+    ast.AugAssign: Interpreter._augassign,
+    ast.Import: Interpreter._import,
+    ast.ImportFrom: Interpreter._import,
+    ast.With: Interpreter._with,
+    ast.For: Interpreter._for,
+    ast.If: Interpreter._if_statement,
+    ast.FunctionDef: Interpreter._def_statement,
+    ast.Return: Interpreter._return_statement,
+    ast.Break: Interpreter._break_statement,
+    ast.Continue: Interpreter._continue_statement,
+    ast.Pass: Interpreter._pass_statement,
+}
+_EXPRESSIONS: dict[type, Callable[[Interpreter, Any], Any]] = {
+    ast.Constant: Interpreter._constant,
+    ast.Name: Interpreter._lookup,
+    ast.Attribute: Interpreter._attribute_expr,
+    ast.Call: Interpreter._call,
+    ast.BinOp: Interpreter._binop_expr,
+    ast.UnaryOp: Interpreter._unaryop_expr,
+    ast.BoolOp: Interpreter._boolop_expr,
+    ast.Compare: Interpreter._compare,
+    ast.IfExp: Interpreter._ifexp_expr,
+    ast.Tuple: Interpreter._sequence_expr,
+    ast.List: Interpreter._sequence_expr,
+    ast.Subscript: Interpreter._subscript_expr,
+    ast.JoinedStr: Interpreter._joinedstr_expr,
+    ast.Slice: Interpreter._index,
+}

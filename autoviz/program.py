@@ -17,7 +17,10 @@ from autoviz.backward import BackwardTrace
 from autoviz.catalog import Catalog
 from autoviz.checks import check_tree
 from autoviz.errors import ProgramError
+from autoviz.interp import Interpreter
 from autoviz.limits import Limits
+
+_DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -76,9 +79,7 @@ def run_program(source: str, limits: Limits | None = None) -> Program:
     Raises :class:`ProgramError` (with ``.lineno``) when the program is refused or fails;
     nothing else escapes.
     """
-    from autoviz.interp import Interpreter
-
-    limits = limits or Limits()
+    limits = limits or _DEFAULT_LIMITS
     if not isinstance(source, str):
         raise ProgramError("the program must be text")
     tree = _parse(source, limits)
