@@ -299,3 +299,16 @@ def test_a_big_graph_is_folded_and_a_summary_opens_on_click(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "deep_folded.png"))
     page.close()
+
+
+def test_when_the_interactive_view_fails_the_classic_chart_takes_over(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server + "/?fail_view=1")
+    page.wait_for_selector("[data-testid=stGraphVizChart] svg g.node", timeout=90_000)
+    page.get_by_text("The interactive view failed in this browser (failing on purpose)").wait_for(
+        timeout=30_000)
+    texts = page.locator("[data-testid=stGraphVizChart] svg g.node").all_text_contents()
+    assert any("MulBackward0" in t for t in texts)
+    page.keyboard.press("ArrowRight")  # stepping goes on in the classic view
+    page.wait_for_function("document.body.innerText.includes('Step 1 of 3')", timeout=30_000)
+    page.close()

@@ -191,7 +191,17 @@ function restyle(av, data) {
 }
 
 export default function (component) {
+  try {
+    render(component);
+  } catch (err) {
+    // tell Python, which falls back to Streamlit's own graphviz chart
+    component.setTriggerValue("failed", String(err && err.message ? err.message : err));
+  }
+}
+
+function render(component) {
   const { data, parentElement, setTriggerValue } = component;
+  if (data.fail) throw new Error(data.fail); // tests exercise the fallback with this
   const av = parentElement.querySelector(".av-root")?.__av || setup(parentElement);
   av.setTriggerValue = setTriggerValue;
   av.data = data;

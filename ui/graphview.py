@@ -53,6 +53,14 @@ def scene_for(study: Study, large: bool, saved: bool) -> tuple[Scene, str]:
     return scene, svg
 
 
+def _failed() -> None:
+    value = st.session_state.get("graph_view")
+    message = getattr(value, "failed", None) if value is not None else None
+    if message:
+        st.session_state.view = "classic"
+        st.session_state.view_error = str(message)[:300]
+
+
 def _clicked(study: Study, scene: Scene) -> None:
     value = st.session_state.get("graph_view")
     node_id = getattr(value, "clicked", None) if value is not None else None
@@ -86,6 +94,8 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         "height": height,
         "large": large,
     }
+    if st.query_params.get("fail_view") == "1":  # tests: a view that fails in the browser
+        data["fail"] = "failing on purpose"
     _COMPONENT(key="graph_view", data=data, height=height + 8,
-               on_clicked_change=lambda: _clicked(study, scene))
+               on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed)
     return scene

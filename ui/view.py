@@ -171,6 +171,9 @@ def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str
             if not large:
                 st.caption(LEGEND + INTERACTIVE_HELP)
             return lambda: _step_dot(study, graph, k, saved, large)
+    if st.session_state.get("view_error"):
+        st.caption(f"The interactive view failed in this browser ({st.session_state.view_error})"
+                   "; showing the classic view.")
     dot = _step_dot(study, graph, k, saved, large)
     st.graphviz_chart(dot, width="stretch", height=height)
     if not large:
