@@ -72,8 +72,9 @@ def run() -> None:
             st.caption("Still showing the last program that ran.")
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
-    top_left, top_right = st.columns([2.4, 1] if large else [3, 2], gap="medium")
+    top = st.container()
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
+    extras = bottom_right.container()
     if large:
         toggles = state.current_toggles()
     else:
@@ -88,6 +89,33 @@ def run() -> None:
         study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
         for note in notes:
             st.caption(note)
+    with top:
+        stepping(study, large)
+    if large:
+        return
+    with extras:
+        if study.trace is not None:
+            view.accumulation_section(study)
+        for lineno, text in (study.program.warnings if study.program else []):
+            st.warning(f"line {lineno}: {text}")
+        if study.program is not None and study.program.output:
+            st.markdown("**Printed**")
+            st.code(study.program.output, language=None)
+    with bottom_left:
+        view.editor_section()
+        if study is not shown:
+            st.markdown("**The program with your toggles** (this is what is drawn):")
+            st.code(study.source, language="python", line_numbers=True)
+    if study is not shown:
+        view.comparison_section(shown, study, compare(shown, study))
+    st.divider()
+    view.tables_section(study)
+
+
+@st.fragment
+def stepping(study: Study, large: bool) -> None:
+    """The graph, the stepper and the step: a step reruns only this part of the page."""
+    top_left, top_right = st.columns([2.4, 1] if large else [3, 2], gap="medium")
     n = len(study.trace.steps) if study.trace else 0
     with top_right:
         k = view.stepper_section(n) if study.trace else 0
@@ -109,26 +137,10 @@ def run() -> None:
     link = state.write_link()
     if large:
         return
-    with top_right:
-        if study.trace is not None:
-            view.accumulation_section(study)
-        for lineno, text in (study.program.warnings if study.program else []):
-            st.warning(f"line {lineno}: {text}")
-        if study.program is not None and study.program.output:
-            st.markdown("**Printed**")
-            st.code(study.program.output, language=None)
-    with bottom_left:
-        view.editor_section()
-        if study is not shown:
-            st.markdown("**The program with your toggles** (this is what is drawn):")
-            st.code(study.source, language="python", line_numbers=True)
+    with top_left:  # under the graph, where the step column is taller
         st.markdown("#### Share and export")
         view.share_section(link)
         view.export_section(study, dot)
-    if study is not shown:
-        view.comparison_section(shown, study, compare(shown, study))
-    st.divider()
-    view.tables_section(study)
 
 
 if __name__ == "__main__":
