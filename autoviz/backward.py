@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from autoviz.catalog import Catalog
-from autoviz.graph import Graph, Paths, _fast, _names, _node_id, build_graph, walk
+from autoviz.graph import Graph, Paths, _fast, _names, _node_id, build_graph, paused_gc, walk
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,14 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
     if root_name is None and catalog is not None:
         names = catalog.names_of(root)
         root_name = names[-1] if names else None
+    with paused_gc():
+        return _record(root, gradient, retain_graph, create_graph, inputs, catalog, root_name,
+                       max_elements)
+
+
+def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: bool | None,
+            create_graph: bool, inputs: Any, catalog: Catalog | None, root_name: str | None,
+            max_elements: int | None) -> BackwardTrace:
     found = walk([root], [root_name])
     if max_elements is not None and trace_elements(found) > max_elements:
         raise TraceTooBig(f"recording this backward would copy more than {max_elements:,} "

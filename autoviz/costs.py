@@ -138,6 +138,9 @@ def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, flo
         cols = b[-1] if len(b) > 1 else 1
         out = batch * rows * cols
         return out, 2.0 * out * a[-1]
+    if name in ("F.cross_entropy", "F.nll_loss") and args and isinstance(args[0], torch.Tensor):
+        # a loss per sample at most (reduction="none"): never more elements than the input
+        return args[0].numel(), 0.0
     if name == "F.linear" and len(args) >= 2 and all(
             isinstance(a, torch.Tensor) for a in args[:2]):
         x, w = args[0].shape, args[1].shape

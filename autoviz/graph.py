@@ -6,6 +6,7 @@ The walk is breadth-first with an explicit queue (no recursion limit), and ids a
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -467,6 +468,26 @@ def _info(tensor: torch.Tensor, catalog: Catalog | None, infos: dict[int, Tensor
     return info
 
 
+class paused_gc:
+    """``with paused_gc():`` turns Python's cyclic garbage collector off inside (if it was
+    on). Building a graph makes tens of thousands of objects that all stay alive, and the
+    collector would walk every one of them again and again while they are made (half the
+    time of a 20,000-node chain). Nothing made here forms a cycle; a collection runs as
+    usual afterwards. Only the caller that turned it off turns it back on, so nested and
+    concurrent uses are safe."""
+
+    __slots__ = ("paused",)
+
+    def __enter__(self) -> None:
+        self.paused = gc.isenabled()
+        if self.paused:
+            gc.disable()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.paused:
+            gc.enable()
+
+
 def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],
                   names: Mapping[str, torch.Tensor] | None = None,
                   catalog: Catalog | None = None, saved: bool = False) -> Graph:
@@ -485,4 +506,5 @@ def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],
         for key, tensor in names.items():
             catalog.bind(key, tensor)
     root_names = [(catalog.names_of(t) or (None,))[-1] for t in roots]
-    return build_graph(walk(roots, root_names), roots, catalog, saved)
+    with paused_gc():
+        return build_graph(walk(roots, root_names), roots, catalog, saved)
