@@ -189,8 +189,13 @@ def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> lis
     consumers: dict[str, list[tuple[str, int]]] = {}
     nexts: dict[str, list[str]] = {}
     for edge in graph.edges:
-        consumers.setdefault(edge.dst, []).append((edge.src, edge.index))
-        nexts.setdefault(edge.src, []).append(edge.dst)
+        src, dst = edge.src, edge.dst
+        if dst in step_index:  # (a None input never runs)
+            consumers.setdefault(dst, []).append((src, edge.index))
+        if src in nexts:
+            nexts[src].append(dst)
+        else:
+            nexts[src] = [dst]
     roots = graph.roots
     paths = found.paths
     new = object.__new__

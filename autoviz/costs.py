@@ -157,6 +157,7 @@ def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, flo
 MAX_DIMS = 64  # torch's kernels slow to a crawl on tensors with thousands of dimensions
 _META_CHECKED = frozenset({META, MATMUL, CREATE, RANDOM})
 Tensor = torch.Tensor
+_SCALARS = frozenset({int, float, bool, complex, str, type(None)})  # never hold a tensor
 
 
 def _same_shapes(tensors: list[torch.Tensor]) -> bool:
@@ -168,7 +169,12 @@ def _tensor_args(args: tuple, kwargs: dict[str, Any]) -> list[torch.Tensor]:
     """The tensors among a call's arguments (one level into lists and tuples)."""
     found = []
     for value in (*args, *kwargs.values()) if kwargs else args:
-        if value.__class__ is Tensor or isinstance(value, Tensor):
+        cls = value.__class__
+        if cls is Tensor:
+            found.append(value)
+        elif cls in _SCALARS:
+            continue
+        elif isinstance(value, Tensor):
             found.append(value)
         elif isinstance(value, (list, tuple)):
             found.extend(v for v in value if isinstance(v, Tensor))
@@ -219,7 +225,12 @@ class Budget:
             values = args
         inputs = []
         for value in values:
-            if value.__class__ is Tensor or isinstance(value, Tensor):
+            cls = value.__class__
+            if cls is Tensor:
+                inputs.append(value)
+            elif cls in _SCALARS:
+                continue
+            elif isinstance(value, Tensor):
                 inputs.append(value)
             elif isinstance(value, (list, tuple, range)):
                 inputs.extend(tensors_in(value))
