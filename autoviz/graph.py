@@ -422,10 +422,13 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
     origins = catalog.origins if catalog is not None else None
     infos: dict[int, TensorInfo] = {}  # a tensor met twice (the root's) is described once
     new = _new
+    if found.kinds:
+        _node_id(len(found.kinds) - 1)  # every id made once, then read from the list
+    node_ids = _NODE_IDS
     for i, kind in enumerate(found.kinds):
         graph_node = new(GraphNode)
         fields = graph_node.__dict__
-        fields["id"] = _node_id(i)
+        fields["id"] = node_ids[i]
         fields["kind"] = kind
         fields["paths"] = paths
         if kind == "none":

@@ -74,8 +74,14 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
             lines.append(f'\t{node_id} [label="None" shape=plaintext style="" '
                          'fontcolor="#777777"]')
             continue
-        label = _quote(node_label(node, notes.get(node_id), saved))
-        state = status.get(node_id)
+        note = notes.get(node_id) if notes else None
+        if node.tensor is None and not note and not (saved and node.saved):
+            # node_label's common case: the torch name and the output shapes
+            shapes = node.shapes
+            label = _quote(node.name + "\n" + _shapes_text(shapes) if shapes else node.name)
+        else:
+            label = _quote(node_label(node, note, saved))
+        state = status.get(node_id) if status else None
         fill = STATUS_FILL[state] if state else FILL[node.kind]
         pen = STATUS_PEN[state] if state else ("3" if node_id in roots else "1")
         style = "rounded,filled,dashed" if state == "pending" else "rounded,filled"
@@ -94,6 +100,19 @@ def dot_lines(graph: Graph, status: Mapping[str, str] | None = None,
         else:
             lines.append(f"\t{src} -> {dst}")
     return lines
+
+
+_SHAPE_TEXTS: dict[tuple, str] = {}
+
+
+def _shapes_text(shapes: tuple[tuple[int, ...], ...]) -> str:
+    """``" ".join(map(str, shapes))``, remembered (a graph repeats a few shapes)."""
+    text = _SHAPE_TEXTS.get(shapes)
+    if text is None:
+        if len(_SHAPE_TEXTS) > 10_000:
+            _SHAPE_TEXTS.clear()
+        text = _SHAPE_TEXTS[shapes] = " ".join(map(str, shapes))
+    return text
 
 
 GRAPH_ATTRS = {"rankdir": "TB", "bgcolor": "white", "nodesep": "0.3", "ranksep": "0.35"}
