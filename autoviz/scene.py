@@ -170,3 +170,28 @@ def current_id(scene: Scene, trace: BackwardTrace | None, k: int) -> str | None:
     if trace is None or not 0 < k <= len(trace.steps):
         return trace.graph.roots[0] if trace is not None and trace.graph.roots else None
     return scene.collapsed.shown_as(trace.steps[k - 1].node_id)
+
+
+def state_change(before: dict[str, list], after: dict[str, list]) -> dict[str, list]:
+    """What turns one :func:`step_state` into another: the drawn nodes whose state differs,
+    ``[None, None]`` for one that loses its state. Small for neighbouring steps, so the
+    page can hold the next and previous steps and show them before the server answers."""
+    change = {node_id: value for node_id, value in after.items() if before.get(node_id) != value}
+    for node_id in before:
+        if node_id not in after:
+            change[node_id] = [None, None]
+    return change
+
+
+def neighbours(scene: Scene, trace: BackwardTrace | None, k: int,
+               state: dict[str, list]) -> dict[str, dict]:
+    """Steps ``k - 1`` and ``k + 1`` (those that exist), each as the change from ``state``
+    (step ``k``'s) and the drawn node holding its current node."""
+    if trace is None:
+        return {}
+    out: dict[str, dict] = {}
+    for j in (k - 1, k + 1):
+        if 0 <= j <= len(trace.steps):
+            out[str(j)] = {"change": state_change(state, step_state(scene, trace, j)),
+                           "current": current_id(scene, trace, j)}
+    return out

@@ -238,6 +238,69 @@ def test_a_step_restyles_the_graph_without_laying_it_out_again(server, browser):
     page.close()
 
 
+STEP_NOW = """(root, act) => {
+    // act in the page, then read the view in the same task: no rerun can have landed
+    if (act === 'next') document.querySelector('.st-key-next button').click();
+    else if (act === 'prev') document.querySelector('.st-key-prev button').click();
+    else for (const type of ['keydown', 'keyup'])  // a whole key press
+        act.target().dispatchEvent(new KeyboardEvent(type, {key: act.key, bubbles: true}));
+    return {shown: root.dataset.shown, step: root.dataset.step,
+            classes: Object.fromEntries([...root.querySelectorAll('g.node')].map(
+                g => [g.id, [...g.classList].filter(c => c !== 'node').sort().join(' ')])),
+            texts: Object.fromEntries([...root.querySelectorAll('g.node')].map(
+                g => [g.id, g.textContent]))};
+}"""
+
+
+def _step_now(page, act):
+    if isinstance(act, str) and act in ("next", "prev"):
+        return page.locator(VIEW).evaluate(STEP_NOW, act)
+    key, where = act
+    script = STEP_NOW.replace("act.target()", where).replace("act.key", repr(key))
+    return page.locator(VIEW).evaluate(script, None)
+
+
+def _confirmed(page, k):
+    page.locator(f"{VIEW}[data-step='{k}']").wait_for(timeout=30_000)
+    page.wait_for_function(f"document.body.innerText.includes('Step {k} of')", timeout=30_000)
+    state = _state(page)
+    return {"classes": state["classes"], "texts": state["texts"]}
+
+
+def test_a_step_shows_on_the_graph_before_the_server_answers(server, browser):
+    """→ and Next restyle the graph in the same task as the key press (from the neighbours
+    Python sent along), and what the server then confirms is exactly that."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(_link(server))  # the neuron, at step 2
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    seen = {2: _confirmed(page, 2)}  # step -> the state the server confirmed
+    before = 2
+    for act, k in ((("ArrowRight", "document.body"), 3), ("next", 4),
+                   ("prev", 3), (("ArrowLeft", "document.body"), 2)):
+        early = _step_now(page, act)
+        # on screen: step k; the server: still at the step before
+        assert (early["shown"], early["step"]) == (str(k), str(before)), act
+        assert sum("current" in c for c in early["classes"].values()) == 1
+        seen[k] = _confirmed(page, k)
+        assert {"classes": early["classes"], "texts": early["texts"]} == seen[k], act
+        before = k
+    # arrows typed into the program editor move the cursor, not the step
+    typed = _step_now(page, ("ArrowRight", "document.querySelector('textarea')"))
+    assert typed["shown"] == "2" and typed["step"] == "2"
+    # a key Streamlit lets pass (another key still held down): the page went ahead alone,
+    # and within seconds shows the server's step again, whatever that is
+    page.evaluate("document.body.dispatchEvent(new KeyboardEvent('keydown', "
+                  "{key: 'x', bubbles: true}))")
+    assert _step_now(page, ("ArrowRight", "document.body"))["shown"] == "3"
+    _until(lambda: page.locator(VIEW).evaluate("r => r.dataset.shown === r.dataset.step"),
+           bool, seconds=30)
+    step = int(page.locator(VIEW).evaluate("r => r.dataset.step"))
+    now = _state(page)
+    assert {"classes": now["classes"], "texts": now["texts"]} == seen[step]
+    page.close()
+
+
 def test_click_a_node_for_its_details_and_pan_and_zoom(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(server)

@@ -13,7 +13,7 @@ from autoviz.collapse import collapse, fold_status
 from autoviz.graph import extract_graph
 from autoviz.presets import PRESETS
 from autoviz.render import to_dot
-from autoviz.scene import current_id, folded_frame, make_scene, step_state
+from autoviz.scene import current_id, folded_frame, make_scene, neighbours, step_state
 from autoviz.study import frame, make_study
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -118,6 +118,29 @@ def test_step_state_is_the_reference_frame_folded(key, budget):
             assert status[holder] == "current"
             if holder.startswith("s"):
                 assert notes[holder].startswith(f"▶ step {k}: ")
+
+
+@pytest.mark.parametrize("key", ["neuron", "mlp", "deep"])
+@pytest.mark.parametrize("budget", [0, 30])
+def test_the_neighbouring_steps_sent_ahead_are_exactly_those_steps(key, budget):
+    """What the page shows on ←/→ before the rerun: step k's state with the change applied
+    is step k±1's, and its current node is the one the server will name."""
+    preset = PRESETS[key]
+    study = make_study(preset.code, preset.root)
+    trace = study.trace
+    scene = make_scene(study.graph, trace, budget)
+    n = len(trace.steps)
+    for k in sorted({0, 1, n // 2, n - 1, n}):
+        state = step_state(scene, trace, k)
+        ahead = neighbours(scene, trace, k, state)
+        assert set(ahead) == {str(j) for j in (k - 1, k + 1) if 0 <= j <= n}
+        for j_text, sent in ahead.items():
+            j = int(j_text)
+            shown = {**state, **sent["change"]}
+            assert {i: v for i, v in shown.items() if v != [None, None]} == step_state(
+                scene, trace, j), (key, budget, k, j)
+            assert sent["current"] == current_id(scene, trace, j)
+            assert len(sent["change"]) < len(scene.graph.nodes)  # a change, not a picture
 
 
 def test_a_summary_is_done_only_when_all_its_nodes_ran(chain):

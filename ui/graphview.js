@@ -173,13 +173,12 @@ function reveal(av, id, always) {
 
 const STATES = ["current", "done", "pending", "selected"];
 
-function restyle(av, data) {
-  const state = data.state || {};
-  const slots = new Set(data.slots || []);
+function restyle(av, state, selected) {
+  const slots = new Set(av.data.slots || []);
   for (const g of av.svg.querySelectorAll("g.node")) {
     const [cls, note] = state[g.id] || [null, null];
     for (const name of STATES) g.classList.toggle(name, name === cls);
-    g.classList.toggle("selected", g.id === data.selected);
+    g.classList.toggle("selected", g.id === selected);
     g.classList.toggle("summary", g.id.startsWith("s"));
     if (slots.has(g.id)) {
       const texts = g.querySelectorAll("text");
@@ -187,7 +186,54 @@ function restyle(av, data) {
       if (last && last.textContent !== (note || "")) last.textContent = note || "";
     }
   }
-  av.root.dataset.step = String(data.step);
+}
+
+// Stepping ahead of the server: on ←/→ or a click on Prev/Next, the page shows the
+// neighbouring step at once from data.ahead (what Python computed for steps k-1 and k+1);
+// the rerun that follows brings the same state, then the next neighbours. data-shown is
+// the step on screen, data-step the one the server last confirmed. Should no rerun come
+// (Streamlit let the key pass), the server's step comes back after UNCONFIRMED ms.
+let live = null; // the mounted view (one per page)
+const UNCONFIRMED = 4000;
+
+function showAhead(delta) {
+  const av = live;
+  if (!av || !av.root.isConnected || !av.svg || !av.data) return;
+  const data = av.data;
+  if (av.shown !== data.step) return; // already ahead: wait for the server
+  const next = data.ahead && data.ahead[String(data.step + delta)];
+  if (!next) return;
+  restyle(av, Object.assign({}, data.state, next.change), data.selected);
+  av.shown = data.step + delta;
+  av.root.dataset.shown = String(av.shown);
+  if (data.follow) reveal(av, next.current, false);
+  clearTimeout(av.unconfirmed);
+  av.unconfirmed = setTimeout(() => {
+    if (av.data !== data || av.shown === data.step) return; // the server has answered
+    restyle(av, data.state || {}, data.selected);
+    av.shown = data.step;
+    av.root.dataset.shown = String(data.step);
+  }, UNCONFIRMED);
+}
+
+function typing(target) {
+  return !!(target && target.closest &&
+    target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]"));
+}
+
+function listenForSteps() {
+  document.addEventListener("keydown", (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) return;
+    if (typing(e.target)) return;
+    if (e.key === "ArrowRight") showAhead(1);
+    else if (e.key === "ArrowLeft") showAhead(-1);
+  }, true);
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("button");
+    if (!button || button.disabled) return;
+    if (button.closest(".st-key-next")) showAhead(1);
+    else if (button.closest(".st-key-prev")) showAhead(-1);
+  }, true);
 }
 
 export default function (component) {
@@ -215,11 +261,15 @@ function render(component) {
     av.svg.removeAttribute("height");
     av.svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
     av.key = data.key;
-    restyle(av, data);
+    restyle(av, data.state || {}, data.selected);
     fit(av, false);
   } else {
-    restyle(av, data);
+    restyle(av, data.state || {}, data.selected);
   }
+  av.shown = data.step;
+  av.root.dataset.step = av.root.dataset.shown = String(data.step);
+  if (live === null) listenForSteps();
+  live = av;
   if (data.follow) reveal(av, data.current, false);
   av.root.dataset.ready = av.key;
 }

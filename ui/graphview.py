@@ -14,7 +14,7 @@ import streamlit as st
 
 from autoviz.collapse import DEFAULT_BUDGET
 from autoviz.layout import MAX_LAYOUT_NODES, layout_svg
-from autoviz.scene import Scene, current_id, make_scene, step_state
+from autoviz.scene import Scene, current_id, make_scene, neighbours, step_state
 from autoviz.study import Study
 
 _HERE = Path(__file__).parent
@@ -81,10 +81,13 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
     """Mount the view for step ``k``; raises autoviz.layout.LayoutError if Graphviz fails."""
     scene, svg = scene_for(study, large, saved)
     selected = st.session_state.get("selected")
+    state = step_state(scene, study.trace, k)
     data = {
         "svg": svg,
         "key": hashlib.sha1(svg.encode()).hexdigest()[:16],
-        "state": step_state(scene, study.trace, k),
+        "state": state,
+        # steps k-1 and k+1, shown at once on ←/→ or Prev/Next, before the rerun lands
+        "ahead": neighbours(scene, study.trace, k, state),
         "slots": list(scene.slots),
         "selected": selected if selected in scene.graph.by_id else None,
         "current": current_id(scene, study.trace, k),
