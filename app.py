@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from autoviz.edits import apply_toggles
+from autoviz.edits import Toggles, apply_toggles
 from autoviz.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
 from autoviz.study import Study, compare, make_study
 from autoviz.tables import leaf_grads_table
@@ -46,14 +46,11 @@ def run() -> None:
     st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
                        page_icon="🔁",
                        initial_sidebar_state="collapsed" if s.projector else "auto")
-    with st.sidebar:
-        st.toggle("Projector mode", key="projector",
-                  help="Big type, thick lines, the graph and the step only.")
-        view.display_section()
-        st.header("Build")
-        build.presets_section()
-        build.expression_section()
-        build.network_section()
+    first = state.graph_first()
+    if first:
+        st.sidebar.caption("Loading…")  # the sidebar's room, so nothing moves when it fills
+    else:
+        _sidebar()
     large = bool(s.projector)
     st.html(PROJECTOR_CSS if large else PAGE_CSS)
     if not large:
@@ -73,6 +70,14 @@ def run() -> None:
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
     top = st.container()
+    if first:
+        toggles = state.current_toggles()
+        study = _toggled(shown, base, toggles, show_notes=False)
+        with top:
+            stepping(study, large)
+        _rest_soon()
+        s.graph_first_sent = True
+        return
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     extras = bottom_right.container()
     if large:
@@ -83,12 +88,7 @@ def run() -> None:
             view.backward_section(shown)
             st.markdown("#### Toggles")
             toggles = view.toggles_section(shown)
-    study = shown
-    if toggles.active() and base.ok:
-        edited, notes = apply_toggles(s.code, toggles)
-        study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
-        for note in notes:
-            st.caption(note)
+    study = _toggled(shown, base, toggles)
     with top:
         stepping(study, large)
     if large:
@@ -112,9 +112,43 @@ def run() -> None:
     view.tables_section(study)
 
 
+def _sidebar() -> None:
+    with st.sidebar:
+        st.toggle("Projector mode", key="projector",
+                  help="Big type, thick lines, the graph and the step only.")
+        view.display_section()
+        st.header("Build")
+        build.presets_section()
+        build.expression_section()
+        build.network_section()
+
+
+def _toggled(shown: Study, base: Study, toggles: Toggles, show_notes: bool = True) -> Study:
+    """The study drawn: ``shown`` with the toggles' rewrites applied, if any."""
+    if not (toggles.active() and base.ok):
+        return shown
+    edited, notes = apply_toggles(st.session_state.code, toggles)
+    if show_notes:
+        for note in notes:
+            st.caption(note)
+    s = st.session_state
+    return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
+
+
+@st.fragment(run_every=2)
+def _rest_soon() -> None:
+    """Should the view never say it drew the graph (it failed, or fell back to the classic
+    chart), the rest of the page comes on this timer's first tick instead."""
+    if st.session_state.get("graph_first_sent"):
+        st.rerun(scope="app")
+
+
 @st.fragment
 def stepping(study: Study, large: bool) -> None:
     """The graph, the stepper and the step: a step reruns only this part of the page."""
+    if st.session_state.get("rest_wanted"):  # the view drew the graph: now the whole page
+        st.session_state.rest_wanted = False
+        st.rerun(scope="app")
     top_left, top_right = st.columns([2.4, 1] if large else [3, 2], gap="medium")
     n = len(study.trace.steps) if study.trace else 0
     with top_right:
@@ -135,7 +169,7 @@ def stepping(study: Study, large: bool) -> None:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(leaf_grads_table(study.trace), hide_index=True)
     link = state.write_link()
-    if large:
+    if large or st.session_state.get("graph_first"):
         return
     with top_left:  # under the graph, where the step column is taller
         st.markdown("#### Share and export")

@@ -102,6 +102,44 @@ def _link(server, **extra):
     return server + "/?" + urlencode(params)
 
 
+FIRST_LOAD = """
+window.__first = {};
+const graphNow = () => {
+  for (const e of document.querySelectorAll('*')) {
+    const svg = e.shadowRoot && e.shadowRoot.querySelector('.av-root[data-ready] svg');
+    if (svg && svg.querySelector('g.node')) return svg;
+  }
+  return null;
+};
+document.addEventListener('DOMContentLoaded', () => new MutationObserver(() => {
+  const f = window.__first;
+  if (!f.editorAt && document.querySelector('textarea')) {
+    f.editorAt = performance.now();
+    f.svgThen = graphNow();  // the graph, when the editor first shows
+  }
+}).observe(document.body, {subtree: true, childList: true}));
+"""
+
+
+def test_the_graph_is_drawn_first_and_the_rest_of_the_page_follows(server, browser):
+    """A browser's first load: the graph, the stepper and the step come alone; once the view
+    has drawn, the rest (sidebar, editor, toggles, tables) follows, and the graph stays put
+    (the same SVG element, every box where it was)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(FIRST_LOAD)
+    page.goto(_link(server))
+    page.wait_for_selector("textarea", timeout=90_000)
+    page.get_by_text("Expression form").wait_for(timeout=30_000)  # the sidebar's
+    page.get_by_text("Toggles").first.wait_for(timeout=30_000)
+    page.wait_for_function("document.body.innerText.includes('Share and export')",
+                           timeout=30_000)
+    assert page.evaluate("!!window.__first.svgThen"), "the editor showed before the graph"
+    assert page.locator(VIEW).evaluate(
+        "root => root.querySelector('svg') === window.__first.svgThen")
+    assert page.locator(GRAPH).count() > 0
+    page.close()
+
+
 def test_a_shared_link_restores_the_view(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.goto(_link(server))
@@ -374,4 +412,7 @@ def test_when_the_interactive_view_fails_the_classic_chart_takes_over(server, br
     assert any("MulBackward0" in t for t in texts)
     page.keyboard.press("ArrowRight")  # stepping goes on in the classic view
     page.wait_for_function("document.body.innerText.includes('Step 1 of 3')", timeout=30_000)
+    # no view said "drawn": the rest of the page came on the server's timer instead
+    page.wait_for_selector("textarea", timeout=30_000)
+    page.get_by_text("Expression form").wait_for(timeout=30_000)
     page.close()

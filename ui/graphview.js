@@ -263,6 +263,10 @@ function render(component) {
     av.key = data.key;
     restyle(av, data.state || {}, data.selected);
     fit(av, false);
+    if (!av.drawn) {
+      av.drawn = true;
+      setTriggerValue("drawn", true); // Python sends the rest of the page after the graph
+    }
   } else {
     restyle(av, data.state || {}, data.selected);
   }

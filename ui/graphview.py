@@ -16,6 +16,7 @@ from autoviz.collapse import DEFAULT_BUDGET
 from autoviz.layout import MAX_LAYOUT_NODES, layout_svg
 from autoviz.scene import Scene, current_id, make_scene, neighbours, step_state
 from autoviz.study import Study
+from ui.state import want_rest
 
 _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(
@@ -100,5 +101,6 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
     if st.query_params.get("fail_view") == "1":  # tests: a view that fails in the browser
         data["fail"] = "failing on purpose"
     _COMPONENT(key="graph_view", data=data, height=height + 8,
-               on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed)
+               on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed,
+               on_drawn_change=want_rest)
     return scene
