@@ -46,11 +46,6 @@ def run() -> None:
     st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
                        page_icon="🔁",
                        initial_sidebar_state="collapsed" if s.projector else "auto")
-    first = state.graph_first()
-    if first:
-        st.sidebar.caption("Loading…")  # the sidebar's room, so nothing moves when it fills
-    else:
-        _sidebar()
     large = bool(s.projector)
     st.html(PROJECTOR_CSS if large else PAGE_CSS)
     if not large:
@@ -69,6 +64,11 @@ def run() -> None:
             st.caption("Still showing the last program that ran.")
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
+    first = state.graph_first(shown.graph is not None and bool(shown.graph.nodes))
+    if first:
+        st.sidebar.caption("Loading…")  # the sidebar's room, so nothing moves when it fills
+    else:
+        _sidebar()
     top = st.container()
     if first:
         toggles = state.current_toggles()

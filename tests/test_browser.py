@@ -113,6 +113,8 @@ const graphNow = () => {
 };
 document.addEventListener('DOMContentLoaded', () => new MutationObserver(() => {
   const f = window.__first;
+  const side = document.querySelector('[data-testid=stSidebar]');
+  if (side && side.innerText.includes('Loading…')) f.loadingSeen = true;
   if (!f.editorAt && document.querySelector('textarea')) {
     f.editorAt = performance.now();
     f.svgThen = graphNow();  // the graph, when the editor first shows
@@ -133,10 +135,25 @@ def test_the_graph_is_drawn_first_and_the_rest_of_the_page_follows(server, brows
     page.get_by_text("Toggles").first.wait_for(timeout=30_000)
     page.wait_for_function("document.body.innerText.includes('Share and export')",
                            timeout=30_000)
+    assert page.evaluate("window.__first.loadingSeen === true")  # the sidebar came later
     assert page.evaluate("!!window.__first.svgThen"), "the editor showed before the graph"
     assert page.locator(VIEW).evaluate(
         "root => root.querySelector('svg') === window.__first.svgThen")
     assert page.locator(GRAPH).count() > 0
+    page.close()
+
+
+def test_a_link_to_a_failing_program_gets_the_whole_page_at_once(server, browser):
+    from autoviz.share import View, to_params
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(FIRST_LOAD)
+    code = "import torch\na = torch.tensor([3.], require_grad=True)\n"
+    page.goto(server + "/?" + urlencode(to_params(View(code=code))))
+    page.get_by_text("Line 2 fails").wait_for(timeout=90_000)
+    page.wait_for_selector("textarea", timeout=30_000)  # the editor, to fix it
+    page.get_by_text("Expression form").wait_for(timeout=30_000)
+    assert page.evaluate("!window.__first.loadingSeen")
     page.close()
 
 

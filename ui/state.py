@@ -104,16 +104,17 @@ def load_link() -> None:
         s.budget = min(view.budget, MAX_LAYOUT_NODES)
 
 
-def graph_first() -> bool:
+def graph_first(drawable: bool) -> bool:
     """Whether this run draws only the graph, the stepper and the step (the rest of the page
-    follows at once): a browser's first run of a session, in the interactive view. The
+    follows at once): a browser's first run of a session, in the interactive view, with a
+    graph to draw (``drawable``; a failing program gets its editor at once). The
     rest is most of what a browser must fetch and render before anything shows (every kind
     of widget's code, the tables), so the graph comes about a second sooner. A protocol
     client (no "Mozilla/" user agent, e.g. the load tests) and AppTest get the whole page."""
     s = st.session_state
     if "graph_first" not in s:
         agent = st.context.headers.get("User-Agent") or ""
-        s.graph_first = agent.startswith("Mozilla/") and s.view != "classic"
+        s.graph_first = drawable and agent.startswith("Mozilla/") and s.view != "classic"
     elif s.graph_first:
         s.graph_first = False
     return bool(s.graph_first)
