@@ -419,6 +419,34 @@ def test_a_big_graph_is_folded_and_a_summary_opens_on_click(server, browser):
     page.close()
 
 
+def test_a_step_does_not_send_the_picture_again_and_a_new_mount_gets_it(server, browser):
+    from autoviz.presets import PRESETS
+    from autoviz.share import View, to_params
+
+    deep = PRESETS["deep"]  # 300 boxes: a ~400 kB SVG
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    frames: list[int] = []
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda payload: frames.append(len(payload))))
+    page.goto(server + "/?" + urlencode(to_params(View(code=deep.code, root=deep.root))))
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_selector("textarea", timeout=60_000)  # the whole page is in
+    assert max(frames) > 300_000  # the picture came once
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    frames.clear()
+    page.keyboard.press("ArrowRight")
+    page.locator(f"{VIEW}[data-step='1']").wait_for(timeout=30_000)
+    assert frames and max(frames) < 100_000, frames  # states only
+    # the classic view, then the interactive one again: a new mount asks for the picture
+    page.get_by_text("Graph display").click()
+    page.get_by_text("Classic", exact=True).click()
+    page.wait_for_selector("[data-testid=stGraphVizChart] svg g.node", timeout=60_000)
+    page.get_by_text("Interactive", exact=True).click()
+    page.wait_for_selector(GRAPH, timeout=60_000)
+    assert page.locator(GRAPH).count() == 300
+    page.close()
+
+
 def test_when_the_interactive_view_fails_the_classic_chart_takes_over(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(server + "/?fail_view=1")

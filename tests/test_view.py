@@ -233,6 +233,7 @@ def test_the_page_sends_the_laid_out_svg_and_steps_by_state_only(page):
     page.button(key="next").click().run()
     data = _view(page)
     assert data["key"] == key and data["step"] == 1  # same SVG: no new layout
+    assert data["svg"] is None  # ...and it is not sent again
     assert data["state"]["n0"] == ["current", "got [1.]"] and data["current"] == "n0"
     assert not page.get("graphviz_chart")
 

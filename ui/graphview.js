@@ -200,7 +200,7 @@ function showAhead(delta) {
   const av = live;
   if (!av || !av.root.isConnected || !av.svg || !av.data) return;
   const data = av.data;
-  if (av.shown !== data.step) return; // already ahead: wait for the server
+  if (av.key !== data.key || av.shown !== data.step) return; // waiting for the server
   const next = data.ahead && data.ahead[String(data.step + delta)];
   if (!next) return;
   restyle(av, Object.assign({}, data.state, next.change), data.selected);
@@ -254,6 +254,14 @@ function render(component) {
   av.root.classList.toggle("large", !!data.large);
   av.canvas.style.height = `${data.height}px`;
   if (av.key !== data.key) {
+    if (!data.svg) {
+      // the server sent this picture to an earlier mount of the view: ask for it again
+      if (av.asked !== data.key) {
+        av.asked = data.key;
+        setTriggerValue("need_svg", data.key);
+      }
+      return;
+    }
     av.canvas.innerHTML = data.svg;
     av.svg = av.canvas.querySelector("svg");
     av.full = av.svg.getAttribute("viewBox").split(/\s+/).map(Number);

@@ -1,7 +1,8 @@
 """The interactive graph view: server-laid-out SVG in a Streamlit component (v2, no build).
 
 Pan and zoom (wheel, drag, pinch, buttons), click a node to select it, click a summary to
-expand it. Stepping sends the same SVG (same key) and new node states: only styles change.
+expand it. The SVG goes to the page once per layout (by its key); a step sends new node
+states only, and only styles change.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _COMPONENT = st.components.v2.component(
     "autoviz_graph", js=(_HERE / "graphview.js").read_text(),
     css=(_HERE / "graphview.css").read_text())
 
-_scenes: dict[tuple, tuple[weakref.ref, Scene, str]] = {}
+_scenes: dict[tuple, tuple[weakref.ref, Scene, str, str]] = {}
 _SCENES = 32
 
 
@@ -39,19 +40,21 @@ def pinned(study: Study) -> frozenset[str]:
     return frozenset(held.get("ids", ())) if held.get("source") == study.source else frozenset()
 
 
-def scene_for(study: Study, large: bool, saved: bool) -> tuple[Scene, str]:
-    """The study's scene and its laid-out SVG, built once per (study, choices)."""
+def scene_for(study: Study, large: bool, saved: bool) -> tuple[Scene, str, str]:
+    """The study's scene, its laid-out SVG and the SVG's key (a hash), built once per
+    (study, choices)."""
     assert study.graph is not None
     key = (id(study), budget(), pinned(study), saved, large)
     hit = _scenes.get(key)
     if hit is not None and hit[0]() is study:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     scene = make_scene(study.graph, study.trace, budget(), pinned(study), saved, large)
     svg = layout_svg(scene.dot)
-    _scenes[key] = (weakref.ref(study), scene, svg)
+    svg_key = hashlib.sha1(svg.encode()).hexdigest()[:16]
+    _scenes[key] = (weakref.ref(study), scene, svg, svg_key)
     while len(_scenes) > _SCENES:
         _scenes.pop(next(iter(_scenes)))
-    return scene, svg
+    return scene, svg, svg_key
 
 
 def _failed() -> None:
@@ -80,12 +83,15 @@ def _clicked(study: Study, scene: Scene) -> None:
 
 def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
     """Mount the view for step ``k``; raises autoviz.layout.LayoutError if Graphviz fails."""
-    scene, svg = scene_for(study, large, saved)
-    selected = st.session_state.get("selected")
+    scene, svg, key = scene_for(study, large, saved)
+    s = st.session_state
+    selected = s.get("selected")
     state = step_state(scene, study.trace, k)
     data = {
-        "svg": svg,
-        "key": hashlib.sha1(svg.encode()).hexdigest()[:16],
+        # the picture goes once per session and layout (up to ~1.4 MB at 1,000 nodes);
+        # a step sends only states. A view that lacks it asks (need_svg).
+        "svg": None if s.get("svg_sent") == key else svg,
+        "key": key,
         "state": state,
         # steps k-1 and k+1, shown at once on ←/→ or Prev/Next, before the rerun lands
         "ahead": neighbours(scene, study.trace, k, state),
@@ -102,5 +108,11 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         data["fail"] = "failing on purpose"
     _COMPONENT(key="graph_view", data=data, height=height + 8,
                on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed,
-               on_drawn_change=want_rest)
+               on_drawn_change=want_rest, on_need_svg_change=_resend)
+    s.svg_sent = key
     return scene
+
+
+def _resend() -> None:
+    """The view has no picture for the key it was sent (it was mounted again)."""
+    st.session_state.svg_sent = None
