@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from autoviz import layout
 from autoviz.edits import Toggles, apply_toggles
 from autoviz.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
 from autoviz.study import Study, compare, make_study
@@ -64,31 +65,32 @@ def run() -> None:
             st.caption("Still showing the last program that ran.")
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
-    first = state.graph_first(shown.graph is not None and bool(shown.graph.nodes))
+    toggles = state.current_toggles() if large else view.settle_toggles(shown)
+    study, notes = _toggled(shown, base, toggles)
+    first = state.take_graph_first(
+        study.error is None and study.graph is not None and bool(study.graph.nodes)
+        and layout.available())
     if first:
         st.sidebar.caption("Loading…")  # the sidebar's room, so nothing moves when it fills
     else:
         _sidebar()
     top = st.container()
     if first:
-        toggles = state.current_toggles()
-        study = _toggled(shown, base, toggles, show_notes=False)
+        _rest_soon()  # before the graph: should drawing it fail, the rest still comes
+        s.rest_timer = True
         with top:
             stepping(study, large)
-        _rest_soon()
-        s.graph_first_sent = True
         return
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     extras = bottom_right.container()
-    if large:
-        toggles = state.current_toggles()
-    else:
+    if not large:
         with bottom_right:
             st.markdown("#### Backward")
             view.backward_section(shown)
             st.markdown("#### Toggles")
-            toggles = view.toggles_section(shown)
-    study = _toggled(shown, base, toggles)
+            view.toggles_section(shown)
+    for note in notes:
+        st.caption(note)
     with top:
         stepping(study, large)
     if large:
@@ -123,23 +125,22 @@ def _sidebar() -> None:
         build.network_section()
 
 
-def _toggled(shown: Study, base: Study, toggles: Toggles, show_notes: bool = True) -> Study:
-    """The study drawn: ``shown`` with the toggles' rewrites applied, if any."""
+def _toggled(shown: Study, base: Study, toggles: Toggles) -> tuple[Study, list[str]]:
+    """The study drawn: ``shown`` with the toggles' rewrites applied, if any, and the notes
+    on what they changed."""
     if not (toggles.active() and base.ok):
-        return shown
-    edited, notes = apply_toggles(st.session_state.code, toggles)
-    if show_notes:
-        for note in notes:
-            st.caption(note)
+        return shown, []
     s = st.session_state
-    return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
+    edited, notes = apply_toggles(s.code, toggles)
+    return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions), notes
 
 
-@st.fragment(run_every=2)
+@st.fragment(run_every=5)
 def _rest_soon() -> None:
-    """Should the view never say it drew the graph (it failed, or fell back to the classic
-    chart), the rest of the page comes on this timer's first tick instead."""
-    if st.session_state.get("graph_first_sent"):
+    """Should the view never say it drew the graph or failed (its script never ran), the
+    rest of the page comes on this timer's first tick instead. The call inline in the
+    first run finds no ``rest_timer`` yet and does nothing; the tick finds it."""
+    if st.session_state.pop("rest_timer", False):
         st.rerun(scope="app")
 
 

@@ -191,10 +191,10 @@ function restyle(av, state, selected) {
 // Stepping ahead of the server: on ←/→ or a click on Prev/Next, the page shows the
 // neighbouring step at once from data.ahead (what Python computed for steps k-1 and k+1);
 // the rerun that follows brings the same state, then the next neighbours. data-shown is
-// the step on screen, data-step the one the server last confirmed. Should no rerun come
-// (Streamlit let the key pass), the server's step comes back after UNCONFIRMED ms.
+// the step on screen, data-step the one the server last confirmed. Should the rerun never
+// come (the connection dropped), the server's step comes back after UNCONFIRMED ms.
 let live = null; // the mounted view (one per page)
-const UNCONFIRMED = 4000;
+const UNCONFIRMED = 10000;
 
 function showAhead(delta) {
   const av = live;
@@ -216,18 +216,22 @@ function showAhead(delta) {
   }, UNCONFIRMED);
 }
 
-function typing(target) {
-  return !!(target && target.closest &&
-    target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]"));
+function stepKeyTarget(target) {
+  // where an arrow key means "step": the page itself, a button (Prev/Next keep focus after
+  // a click), or the graph (the event is retargeted to the component's host out here)
+  if (!target || target === document.body || target === document.documentElement) return true;
+  if (live && target === live.root.getRootNode().host) return true;
+  return !!(target.closest && target.closest("button"));
 }
 
 function listenForSteps() {
-  document.addEventListener("keydown", (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) return;
-    if (typing(e.target)) return;
+  // on window, bubbling: after Streamlit's shortcut handler, which calls preventDefault()
+  // exactly when it presses the button, so the graph never steps alone
+  window.addEventListener("keydown", (e) => {
+    if (!e.defaultPrevented || !stepKeyTarget(e.target)) return;
     if (e.key === "ArrowRight") showAhead(1);
     else if (e.key === "ArrowLeft") showAhead(-1);
-  }, true);
+  });
   document.addEventListener("click", (e) => {
     const button = e.target.closest && e.target.closest("button");
     if (!button || button.disabled) return;
@@ -247,6 +251,7 @@ export default function (component) {
 
 function render(component) {
   const { data, parentElement, setTriggerValue } = component;
+  if (data.fail === "silent") return; // tests: a view whose script never runs
   if (data.fail) throw new Error(data.fail); // tests exercise the fallback with this
   const av = parentElement.querySelector(".av-root")?.__av || setup(parentElement);
   av.setTriggerValue = setTriggerValue;
@@ -271,7 +276,7 @@ function render(component) {
     av.key = data.key;
     restyle(av, data.state || {}, data.selected);
     fit(av, false);
-    if (!av.drawn) {
+    if (data.first && !av.drawn) {
       av.drawn = true;
       setTriggerValue("drawn", true); // Python sends the rest of the page after the graph
     }

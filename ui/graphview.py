@@ -63,6 +63,7 @@ def _failed() -> None:
     if message:
         st.session_state.view = "classic"
         st.session_state.view_error = str(message)[:300]
+        want_rest()  # the classic chart is drawn in this rerun: the rest may follow
 
 
 def _clicked(study: Study, scene: Scene) -> None:
@@ -103,9 +104,13 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         "follow": True,
         "height": height,
         "large": large,
+        "first": bool(s.get("graph_first")),  # say "drawn": the rest of the page waits
     }
-    if st.query_params.get("fail_view") == "1":  # tests: a view that fails in the browser
+    fail = st.query_params.get("fail_view")  # tests: a view that fails in the browser,
+    if fail == "1":
         data["fail"] = "failing on purpose"
+    elif fail == "silent":  # or one whose script never gets to run
+        data["fail"] = "silent"
     _COMPONENT(key="graph_view", data=data, height=height + 8,
                on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed,
                on_drawn_change=want_rest, on_need_svg_change=_resend)

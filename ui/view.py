@@ -79,30 +79,43 @@ def _pick_root() -> None:
     reset_run()
 
 
-def toggles_section(study: Study) -> Toggles:
-    """no_grad / detach / requires_grad / retain_grad, as program rewrites."""
+def _toggle_options(study: Study) -> tuple[list[str], list[str], list[tuple[int, str]]]:
+    """What the toggles can name in ``study``: intermediates, leaves to freeze, lines."""
     program = study.program
     names = program.tensors() if program else {}
     intermediates = [n for n, t in names.items() if t.grad_fn is not None]
     leaves = [n for n, t in names.items() if t.is_leaf and t.requires_grad]
     frozen_options = sorted(set(leaves) | set(st.session_state.frozen))
-    lines = statement_lines(study.source)
-    st.radio("torch.no_grad()", ["off", "all", "line"], key="no_grad", horizontal=True,
-             on_change=reset_run, help="Around the whole computation, or around one line.")
+    return intermediates, frozen_options, statement_lines(study.source)
+
+
+def settle_toggles(study: Study) -> Toggles:
+    """The toggles in force for ``study``: choices it does not offer (a link's, or the last
+    program's) are dropped from the state first, as the widgets drawn later will show."""
+    intermediates, frozen_options, lines = _toggle_options(study)
     if st.session_state.no_grad == "line" and lines:
         if st.session_state.no_grad_line not in dict(lines):
             st.session_state.no_grad_line = lines[0][0]
-        st.selectbox("no_grad around line", [n for n, _ in lines],
-                     format_func=lambda n: f"{n}: {dict(lines)[n][:40]}",
-                     key="no_grad_line", on_change=reset_run)
     _keep_options("detach", intermediates)
     _keep_options("retain_grad", intermediates)
     _keep_options("frozen", frozen_options)
+    return current_toggles()
+
+
+def toggles_section(study: Study) -> None:
+    """no_grad / detach / requires_grad / retain_grad, as program rewrites (the state as
+    :func:`settle_toggles` left it)."""
+    intermediates, frozen_options, lines = _toggle_options(study)
+    st.radio("torch.no_grad()", ["off", "all", "line"], key="no_grad", horizontal=True,
+             on_change=reset_run, help="Around the whole computation, or around one line.")
+    if st.session_state.no_grad == "line" and lines:
+        st.selectbox("no_grad around line", [n for n, _ in lines],
+                     format_func=lambda n: f"{n}: {dict(lines)[n][:40]}",
+                     key="no_grad_line", on_change=reset_run)
     st.multiselect(".detach() at", intermediates, key="detach", on_change=reset_run)
     st.multiselect("requires_grad off (frozen)", frozen_options, key="frozen",
                    on_change=reset_run)
     st.multiselect("retain_grad() on", intermediates, key="retain_grad", on_change=reset_run)
-    return current_toggles()
 
 
 def _keep_options(key: str, options: list[str]) -> None:
