@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 CACHE_ENTRIES = 64
 # Graphviz's dot takes ~0.2 s for 1,000 nodes and ~1.4 s for 3,000 here (super-linear):
@@ -27,6 +27,12 @@ _graphviz = threading.Lock()  # Graphviz's C library is not thread-safe; session
 _NODE_GROUP = re.compile(r'<g id="node\d+" class="node">\n<title>([^<]+)</title>')
 _EDGE_GROUP = re.compile(r'<g id="edge\d+" class="edge">\n<title>([^<]+)</title>')
 _HEADER = re.compile(r"\A.*?(?=<svg)", re.S)
+_COMMENT = re.compile(r"<!--.*?-->\n", re.S)
+_TITLE = re.compile(r"<title>[^<]*</title>\n")
+_TEXT_TAG = re.compile(r"<text [^>]*>")
+# text attributes that every label repeats and that SVG inherits from the root
+_INHERITED = ("xml:space", "text-anchor", "font-family", "font-size")
+_ATTRIBUTE = {name: re.compile(rf' {name}="([^"]*)"') for name in _INHERITED}
 
 
 def available() -> bool:
@@ -50,6 +56,31 @@ def _stable_ids(svg: str) -> str:
         lambda m: f'<g id="{_edge_id(m[1])}" class="edge">\n<title>{m[1]}</title>', svg)
 
 
+def compact_svg(svg: str) -> str:
+    """The same picture in fewer bytes (about a quarter fewer for a big graph): no comments,
+    no ``<title>`` (tooltips naming node ids), and each label attribute that most texts
+    share said once on the root ``<svg>`` (they inherit it) instead of on every text."""
+    svg = _TITLE.sub("", _COMMENT.sub("", svg))
+    tags = _TEXT_TAG.findall(svg)
+    shared: dict[str, str] = {}
+    for name, pattern in _ATTRIBUTE.items():
+        values = Counter(m[1] for tag in tags for m in pattern.finditer(tag))
+        if values:
+            shared[name] = values.most_common(1)[0][0]
+    if not shared:
+        return svg
+    drop = [f' {name}="{value}"' for name, value in shared.items()]
+
+    def strip(match: re.Match[str]) -> str:
+        tag = match[0]
+        for attribute in drop:
+            tag = tag.replace(attribute, "", 1)
+        return tag
+
+    svg = _TEXT_TAG.sub(strip, svg)
+    return svg.replace("<svg ", "<svg" + "".join(drop) + " ", 1)
+
+
 def _render(dot: str) -> str:
     try:
         import pygraphviz
@@ -65,7 +96,7 @@ def _render(dot: str) -> str:
         raise
     except Exception as exc:  # pygraphviz raises bare errors from Graphviz
         raise LayoutError(f"Graphviz could not lay out the graph: {exc}") from exc
-    return _stable_ids(svg.decode("utf-8"))
+    return compact_svg(_stable_ids(svg.decode("utf-8")))
 
 
 def layout_svg(dot: str) -> str:

@@ -190,6 +190,44 @@ def test_server_layout_has_stable_ids_and_is_cached():
     assert set(positions) == set(ids) and all(positions.values())
 
 
+def _drawn_texts(svg: str) -> list[tuple]:
+    """Every text as drawn: its content and position and the attributes it ends up with
+    (its own, or inherited from its ancestors, as SVG does)."""
+    import xml.etree.ElementTree as ET
+
+    space = "{http://www.w3.org/XML/1998/namespace}space"
+    names = ("text-anchor", "font-family", "font-size", "fill", space)
+    out = []
+
+    def walk(element, inherited):
+        here = {**inherited, **{n: element.get(n) for n in names if element.get(n)}}
+        if element.tag.endswith("}text"):
+            out.append((element.text, element.get("x"), element.get("y"),
+                        *(here.get(n) for n in names)))
+        for child in element:
+            walk(child, here)
+
+    walk(ET.fromstring(svg), {})
+    return out
+
+
+@pytest.mark.parametrize("key,large", [("neuron", False), ("neuron", True), ("deep", False)])
+def test_the_compacted_svg_draws_every_text_as_graphviz_did(key, large):
+    import pygraphviz
+
+    study = make_study(PRESETS[key].code, PRESETS[key].root)
+    scene = make_scene(study.graph, study.trace, 300, large=large)
+    raw = pygraphviz.AGraph(string=scene.dot).draw(format="svg", prog="dot").decode()
+    raw = raw[raw.index("<svg"):]
+    compact = layout.compact_svg(raw)
+    assert len(compact) < 0.8 * len(raw)
+    assert "<title>" not in compact and "<!--" not in compact
+    texts = _drawn_texts(raw)
+    assert texts and _drawn_texts(compact) == texts
+    shapes = re.compile(r' (?:points|d|x|y|cx|cy)="[^"]*"')
+    assert shapes.findall(compact) == shapes.findall(raw) and shapes.findall(raw)
+
+
 def test_layout_errors_are_layout_errors():
     with pytest.raises(layout.LayoutError, match="Graphviz could not lay out"):
         layout.layout_svg("digraph { a -> }")
