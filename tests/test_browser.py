@@ -197,9 +197,9 @@ def test_embedded_in_a_cross_origin_iframe_with_projector_mode(server, browser):
     frame.locator(GRAPH).first.wait_for(timeout=90_000)
     texts = frame.locator(GRAPH).evaluate_all("ns => ns.map(n => n.textContent)")
     assert any("TanhBackward0" in t for t in texts)
-    # big type: graphviz wrote 22pt labels
+    # big type: graphviz wrote 22pt labels (said once on the SVG's root, inherited)
     sizes = frame.locator(f"{GRAPH} text").evaluate_all(
-        "ts => ts.map(t => parseFloat(t.getAttribute('font-size')))")
+        "ts => ts.map(t => parseFloat(getComputedStyle(t).fontSize))")
     assert max(sizes) >= 22
     frame.get_by_text("Step 2 of").wait_for(timeout=30_000)
     frame.locator(".av-canvas").first.click(position={"x": 5, "y": 5})
