@@ -81,6 +81,7 @@ def run() -> None:
         with top:
             stepping(study, large)
         return
+    s.pop("rest_timer", None)  # the whole page is here: the timer has nothing left to do
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     extras = bottom_right.container()
     if not large:

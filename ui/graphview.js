@@ -261,8 +261,10 @@ function render(component) {
   if (av.key !== data.key) {
     if (!data.svg) {
       // the server sent this picture to an earlier mount of the view: ask for it again
-      if (av.asked !== data.key) {
+      // (again after a while if the answer was lost, never in a tight loop)
+      if (av.asked !== data.key || Date.now() - av.askedAt > 2000) {
         av.asked = data.key;
+        av.askedAt = Date.now();
         setTriggerValue("need_svg", data.key);
       }
       return;

@@ -108,10 +108,10 @@ def take_graph_first(drawable: bool) -> bool:
     """Whether this run draws only the graph, the stepper and the step (the rest of the page
     follows at once): a browser's first run of a session, in the interactive view, with a
     graph to draw (``drawable``; a failing program gets its editor at once). Decided on the
-    session's first run and spent on the next. The
-    rest is most of what a browser must fetch and render before anything shows (every kind
-    of widget's code, the tables), so the graph comes about a second sooner. A protocol
-    client (no "Mozilla/" user agent, e.g. the load tests) and AppTest get the whole page."""
+    session's first run and spent on the next. The rest is most of what a browser must
+    fetch and render before anything shows (every kind of widget's code, the tables), so
+    the graph comes about a second sooner. A protocol client (no "Mozilla/" user agent,
+    e.g. the load tests) and AppTest get the whole page."""
     s = st.session_state
     if "graph_first" not in s:
         agent = st.context.headers.get("User-Agent") or ""
