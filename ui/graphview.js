@@ -3,8 +3,9 @@
 // a step only restyles nodes (classes current / done / pending / selected, note texts).
 
 // Below this first-view scale, start readable at the root instead of fitting it all:
-// 14pt labels at 0.7 are 13px on screen; projector labels (22pt) at 0.5, 15px.
-const MIN_READABLE = { normal: 0.7, large: 0.5 };
+// 14pt labels at 0.65 are 12px on screen (the neuron preset fits whole in the page's
+// column at 0.70); projector labels (22pt) at 0.5, 15px.
+const MIN_READABLE = { normal: 0.65, large: 0.5 };
 const CLICK_SLOP = 5; // px a pointer may move and still click
 const PAD = 16; // px of air around a fitted graph
 const MAX_FIT = 1.25; // a small graph is not blown up past this
