@@ -65,7 +65,10 @@ def run() -> None:
             st.caption("Still showing the last program that ran.")
             shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
 
-    toggles = state.current_toggles() if large else view.settle_toggles(shown)
+    if large:
+        toggles, options = state.current_toggles(), None
+    else:
+        toggles, options = view.settle_toggles(shown)
     study, notes = _toggled(shown, base, toggles)
     first = state.take_graph_first(
         study.error is None and study.graph is not None and bool(study.graph.nodes)
@@ -84,12 +87,12 @@ def run() -> None:
     s.pop("rest_timer", None)  # the whole page is here: the timer has nothing left to do
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     extras = bottom_right.container()
-    if not large:
+    if options is not None:
         with bottom_right:
             st.markdown("#### Backward")
             view.backward_section(shown)
             st.markdown("#### Toggles")
-            view.toggles_section(shown)
+            view.toggles_section(options)
     for note in notes:
         st.caption(note)
     with top:

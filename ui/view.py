@@ -79,7 +79,10 @@ def _pick_root() -> None:
     reset_run()
 
 
-def _toggle_options(study: Study) -> tuple[list[str], list[str], list[tuple[int, str]]]:
+ToggleOptions = tuple[list[str], list[str], list[tuple[int, str]]]
+
+
+def _toggle_options(study: Study) -> ToggleOptions:
     """What the toggles can name in ``study``: intermediates, leaves to freeze, lines."""
     program = study.program
     names = program.tensors() if program else {}
@@ -89,23 +92,25 @@ def _toggle_options(study: Study) -> tuple[list[str], list[str], list[tuple[int,
     return intermediates, frozen_options, statement_lines(study.source)
 
 
-def settle_toggles(study: Study) -> Toggles:
-    """The toggles in force for ``study``: choices it does not offer (a link's, or the last
-    program's) are dropped from the state first, as the widgets drawn later will show."""
-    intermediates, frozen_options, lines = _toggle_options(study)
+def settle_toggles(study: Study) -> tuple[Toggles, ToggleOptions]:
+    """The toggles in force for ``study``, and what they can name there: choices it does
+    not offer (a link's, or the last program's) are dropped from the state first, as the
+    widgets drawn later (:func:`toggles_section`, given the same options) will show."""
+    options = _toggle_options(study)
+    intermediates, frozen_options, lines = options
     if st.session_state.no_grad == "line" and lines:
         if st.session_state.no_grad_line not in dict(lines):
             st.session_state.no_grad_line = lines[0][0]
     _keep_options("detach", intermediates)
     _keep_options("retain_grad", intermediates)
     _keep_options("frozen", frozen_options)
-    return current_toggles()
+    return current_toggles(), options
 
 
-def toggles_section(study: Study) -> None:
-    """no_grad / detach / requires_grad / retain_grad, as program rewrites (the state as
-    :func:`settle_toggles` left it)."""
-    intermediates, frozen_options, lines = _toggle_options(study)
+def toggles_section(options: ToggleOptions) -> None:
+    """no_grad / detach / requires_grad / retain_grad, as program rewrites (the state and
+    the options as :func:`settle_toggles` left and found them)."""
+    intermediates, frozen_options, lines = options
     st.radio("torch.no_grad()", ["off", "all", "line"], key="no_grad", horizontal=True,
              on_change=reset_run, help="Around the whole computation, or around one line.")
     if st.session_state.no_grad == "line" and lines:
