@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from autoviz import layout
+from autoviz import layout, worker
 from autoviz.edits import Toggles, apply_toggles
+from autoviz.errors import ProgramError
 from autoviz.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
-from autoviz.study import Study, compare, make_study
-from autoviz.tables import leaf_grads_table
+from autoviz.study import Study, compare
 from ui import build, state, view
 
 # Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
@@ -26,10 +27,24 @@ PROJECTOR_CSS = "<style>" + _GRAPH_TEXT.format(
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
+def _study(source: str, root: str | None, gradient: str, retain: bool,
+           actions: tuple[str, ...], _session: str | None) -> Study:
+    """Derived from the state, never stored in it; shared only as read-only data. Made
+    in a worker process: a worker that was stopped or crashed gives a Study holding that
+    error (cached like any other); a busy server raises, and nothing is cached."""
+    try:
+        return worker.study(source, root, gradient or None, retain, actions, _session)
+    except worker.JobFailed as exc:
+        if exc.busy:
+            raise
+        return Study(source, error=ProgramError(exc.message, refused=False))
+
+
 def cached_study(source: str, root: str | None, gradient: str, retain: bool,
                  actions: tuple[str, ...]) -> Study:
-    """Derived from the state, never stored in it; shared only as read-only data."""
-    return make_study(source, root, gradient or None, retain, actions)
+    """The study for these choices (see :func:`_study`); raises
+    :class:`autoviz.worker.JobFailed` when the server is too busy to make it now."""
+    return _study(source, root, gradient, retain, actions, state.session_id())
 
 
 def _show_error(study: Study) -> None:
@@ -55,7 +70,12 @@ def run() -> None:
     if s.form_error:
         view.error_box("That can't become a program", s.form_error)
 
-    base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
+    worker.pool().warm()  # the warm parent, if it is not running yet (it imports torch)
+    try:
+        base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
+    except worker.JobFailed as exc:
+        view.error_box("Busy", exc.message)
+        base = _last_good_or_stop(s)
     shown = base
     if base.ok:
         s.last_good = s.code
@@ -63,7 +83,7 @@ def run() -> None:
         _show_error(base)
         if s.last_good != s.code:
             st.caption("Still showing the last program that ran.")
-            shown = cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
+            shown = _last_good_or_stop(s)
 
     if large:
         toggles, options = state.current_toggles(), None
@@ -102,11 +122,11 @@ def run() -> None:
     with extras:
         if study.trace is not None:
             view.accumulation_section(study)
-        for lineno, text in (study.program.warnings if study.program else []):
+        for lineno, text in study.warnings:
             st.warning(f"line {lineno}: {text}")
-        if study.program is not None and study.program.output:
+        if study.output:
             st.markdown("**Printed**")
-            st.code(study.program.output, language=None)
+            st.code(study.output, language=None)
     with bottom_left:
         view.editor_section()
         if study is not shown:
@@ -136,7 +156,20 @@ def _toggled(shown: Study, base: Study, toggles: Toggles) -> tuple[Study, list[s
         return shown, []
     s = st.session_state
     edited, notes = apply_toggles(s.code, toggles)
-    return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions), notes
+    try:
+        return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions), notes
+    except worker.JobFailed as exc:
+        return shown, [f"The toggles are not applied yet: {exc.message}."]
+
+
+def _last_good_or_stop(s: st.runtime.state.SessionStateProxy) -> Study:
+    """The last program that ran, if the server can give it now; else the page stops
+    after the message already shown."""
+    try:
+        return cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
+    except worker.JobFailed:
+        st.stop()
+        raise
 
 
 @st.fragment(run_every=5)
@@ -172,7 +205,9 @@ def stepping(study: Study, large: bool) -> None:
             view.node_details(study)
             if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
-                st.dataframe(leaf_grads_table(study.trace), hide_index=True)
+                grads = study.tables["leaf_grads"]
+                st.dataframe(pd.DataFrame(list(grads.rows), columns=list(grads.columns)),
+                             hide_index=True)
     link = state.write_link()
     if large or st.session_state.get("graph_first"):
         return

@@ -7,65 +7,13 @@ handed to a node's hook, in the order the engine ran the nodes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from autoviz.catalog import Catalog
-from autoviz.graph import Graph, Paths, _fast, _names, _node_id, build_graph, paused_gc, walk
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """One consumer's share of what a node received (the engine sums them)."""
-
-    from_node: str | None  # consumer node id; None: the gradient given to backward()
-    from_step: int | None
-    index: int  # which next_functions slot of the consumer
-    grad: torch.Tensor | None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One node as the engine ran it.
-
-    ``grad_outputs``: what the node received (gradients w.r.t. its outputs, already summed
-    over consumers). ``grad_inputs``: what it passed on, one per ``next_functions`` entry.
-    Both in the sense of torch's ``Node.register_hook``.
-    """
-
-    index: int
-    node_id: str
-    name: str
-    grad_outputs: tuple[torch.Tensor | None, ...]
-    grad_inputs: tuple[torch.Tensor | None, ...]
-    paths: Paths = field(repr=False, compare=False)
-    next_ids: tuple[str, ...] = ()
-    fan_in: tuple[Contribution, ...] = ()
-
-    @property
-    def path(self) -> str:
-        """The expression reaching this node from the root, e.g. ``O.grad_fn``."""
-        return self.paths(self.node_id)
-
-
-@dataclass(frozen=True)
-class BackwardTrace:
-    """A recorded ``root.backward(gradient)``: the graph as it was before, and the steps."""
-
-    graph: Graph
-    steps: list[Step]
-    root_name: str | None
-    gradient: torch.Tensor | None
-    retain_graph: bool
-    leaf_grads: dict[str, torch.Tensor | None] = field(default_factory=dict)
-
-    def step_of(self, node_id: str) -> Step | None:
-        for step in self.steps:
-            if step.node_id == node_id:
-                return step
-        return None
+from autoviz.data import BackwardTrace, Contribution, Step
+from autoviz.graph import Graph, _fast, _names, _node_id, build_graph, paused_gc, walk
 
 
 def _storage(tensor: torch.Tensor) -> int:

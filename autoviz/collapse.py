@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from autoviz.graph import Graph, GraphEdge, GraphNode
+from autoviz.data import Graph, GraphEdge, GraphNode
 
 DEFAULT_BUDGET = 300
 MAX_BANDS = 10

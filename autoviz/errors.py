@@ -21,3 +21,11 @@ class ProgramError(Exception):
         self.error_type = error_type
         where = f"line {lineno}: " if lineno is not None else ""
         super().__init__(where + message)
+
+    def __reduce__(self) -> tuple:  # a worker's error crosses to the page by pickle
+        return (_rebuild, (self.message, self.lineno, self.refused, self.error_type))
+
+
+def _rebuild(message: str, lineno: int | None, refused: bool,
+             error_type: str | None) -> ProgramError:
+    return ProgramError(message, lineno, refused=refused, error_type=error_type)

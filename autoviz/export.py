@@ -1,34 +1,24 @@
-"""Exports: the graph as DOT/SVG/PNG, the program as a plain-Python file."""
+"""Exports: the program as a plain-Python file (the graph's SVG/PNG are laid out in a
+worker: :func:`autoviz.layout.render`)."""
 
 from __future__ import annotations
 
-import functools
-
-from autoviz.study import Study
+from autoviz.data import BackwardTrace
 
 
-@functools.lru_cache(maxsize=32)
-def render(dot: str, fmt: str) -> bytes:
-    """Lay out ``dot`` with Graphviz (bundled in the pygraphviz wheel) as "svg" or "png"."""
-    import pygraphviz
-
-    if fmt not in ("svg", "png"):
-        raise ValueError(f"unknown format {fmt!r}")
-    return pygraphviz.AGraph(string=dot).draw(format=fmt, prog="dot")
-
-
-def program_file(study: Study) -> str:
-    """The program as drawn, plus the backward autoviz ran, as a file plain Python runs."""
+def program_file(source: str, root: str | None, gradient_code: str | None,
+                 trace: BackwardTrace | None, called_backward: bool) -> str:
+    """The program as drawn, plus the backward autoviz ran (unless the program ran its
+    own, ``called_backward``), as a file plain Python runs."""
     lines = [
         "# Exported from autoviz: runs as is with `python this_file.py` (needs torch).",
-        study.source.rstrip("\n"),
+        source.rstrip("\n"),
     ]
-    program = study.program
-    if program is not None and not program.traces and study.root and study.trace:
-        gradient = f"gradient={study.gradient_code}, " if study.gradient_code else ""
-        leaves = [n.tensor.name for n in study.trace.graph.leaves()
+    if not called_backward and root and trace:
+        gradient = f"gradient={gradient_code}, " if gradient_code else ""
+        leaves = [n.tensor.name for n in trace.graph.leaves()
                   if n.tensor is not None and n.tensor.name]
         lines += ["", "# what autoviz ran on the program: backward from the root",
-                  f"{study.root}.backward({gradient}retain_graph={study.trace.retain_graph})"]
+                  f"{root}.backward({gradient}retain_graph={trace.retain_graph})"]
         lines += [f"print('{name}.grad =', {name}.grad)" for name in leaves]
     return "\n".join(lines) + "\n"

@@ -14,111 +14,17 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from autoviz.catalog import Catalog
+from autoviz.data import (  # noqa: F401  (the plain data, re-exported)
+    Graph,
+    GraphEdge,
+    GraphNode,
+    Paths,
+    SavedTensor,
+    TensorInfo,
+)
 
 _PREFIX = "torch::autograd::"
 PREVIEW_ELEMENTS = 16
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """A tensor as the graph shows it: names, shape, dtype, value and badges."""
-
-    name: str | None
-    names: tuple[str, ...]
-    shape: tuple[int, ...]
-    dtype: str
-    requires_grad: bool
-    is_leaf: bool
-    retains_grad: bool
-    grad_fn: str | None
-    value: str
-    grad: str | None
-    lineno: int | None = None
-    expr: str | None = None
-    modified: bool = False  # changed in place after the op that made it
-
-
-@dataclass(frozen=True)
-class SavedTensor:
-    """One ``_saved_*`` attribute of a node; ``freed`` after backward without retain_graph."""
-
-    attr: str
-    value: str
-    freed: bool
-
-
-@dataclass(frozen=True)
-class Paths:
-    """How to reach each node from its root, stored as parent links (a deep graph would
-    need quadratic memory to store every path in full)."""
-
-    roots: dict[str, str] = field(default_factory=dict)  # root node id -> "O.grad_fn"
-    parents: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (parent, slot)
-
-    def __call__(self, node_id: str) -> str:
-        """The Python expression for a node, e.g. ``O.grad_fn.next_functions[0][0]``."""
-        slots = []
-        while node_id not in self.roots:
-            node_id, slot = self.parents[node_id]
-            slots.append(slot)
-        return self.roots[node_id] + "".join(
-            f".next_functions[{slot}][0]" for slot in reversed(slots))
-
-    def depth(self, node_id: str) -> int:
-        hops = 0
-        while node_id not in self.roots:
-            node_id = self.parents[node_id][0]
-            hops += 1
-        return hops
-
-
-@dataclass(frozen=True)
-class GraphNode:
-    """One autograd node (``kind`` "function" or "leaf"), or a ``None`` input ("none")."""
-
-    id: str
-    kind: str
-    name: str
-    torch_name: str
-    paths: Paths = field(repr=False, compare=False)
-    tensor: TensorInfo | None = None
-    shapes: tuple[tuple[int, ...], ...] = ()
-    saved: tuple[SavedTensor, ...] = ()
-
-    @property
-    def path(self) -> str:
-        """The expression reaching this node from its root."""
-        return self.paths(self.id)
-
-
-@dataclass(frozen=True)
-class GraphEdge:
-    """``src.next_functions[index] == (dst, output_nr)``: gradient flows src -> dst."""
-
-    src: str
-    dst: str
-    index: int
-    output_nr: int
-
-
-@dataclass(frozen=True)
-class Graph:
-    """An autograd graph as plain data."""
-
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[GraphEdge, ...]
-    roots: tuple[str, ...]
-    root_tensors: tuple[TensorInfo, ...]
-    by_id: dict[str, GraphNode] = field(default_factory=dict, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.by_id.update((n.id, n) for n in self.nodes)
-
-    def node(self, node_id: str) -> GraphNode:
-        return self.by_id[node_id]
-
-    def leaves(self) -> list[GraphNode]:
-        return [n for n in self.nodes if n.kind == "leaf"]
 
 
 _NAMES: dict[type, tuple[str, str]] = {}  # node class -> (torch's name, display name)

@@ -1,4 +1,5 @@
-"""Server-side layout: DOT text -> SVG laid out once by Graphviz (pygraphviz's bundled copy).
+"""Layout: DOT text -> SVG laid out once by Graphviz (pygraphviz's bundled copy), in a
+worker process (Graphviz holds the GIL and is not thread-safe: never in the server).
 
 Node groups get the graph's own ids (``<g id="n3" class="node">``) so a page can restyle
 a node without laying anything out again. Layouts are cached by the DOT text: the same
@@ -7,6 +8,7 @@ graph is laid out once, however many steps, sessions or reruns show it.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -23,7 +25,6 @@ class LayoutError(RuntimeError):
 
 _cache: OrderedDict[str, str] = OrderedDict()
 _lock = threading.Lock()
-_graphviz = threading.Lock()  # Graphviz's C library is not thread-safe; sessions are threads
 _NODE_GROUP = re.compile(r'<g id="node\d+" class="node">\n<title>([^<]+)</title>')
 _EDGE_GROUP = re.compile(r'<g id="edge\d+" class="edge">\n<title>([^<]+)</title>')
 _HEADER = re.compile(r"\A.*?(?=<svg)", re.S)
@@ -36,12 +37,9 @@ _ATTRIBUTE = {name: re.compile(rf' {name}="([^"]*)"') for name in _INHERITED}
 
 
 def available() -> bool:
-    """Whether server-side layout can run here (pygraphviz and its bundled Graphviz)."""
-    try:
-        import pygraphviz  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether layout can run here (pygraphviz and its bundled Graphviz are installed);
+    looked up without importing it."""
+    return importlib.util.find_spec("pygraphviz") is not None
 
 
 def _edge_id(title: str) -> str:
@@ -81,7 +79,9 @@ def compact_svg(svg: str) -> str:
     return svg.replace("<svg ", "<svg" + "".join(drop) + " ", 1)
 
 
-def _render(dot: str) -> str:
+def lay_out(dot: str) -> str:
+    """The SVG for ``dot`` (Graphviz runs here: call it in a worker). Raises
+    :class:`LayoutError`."""
     try:
         import pygraphviz
     except ImportError as exc:
@@ -99,15 +99,26 @@ def _render(dot: str) -> str:
     return compact_svg(_stable_ids(svg.decode("utf-8")))
 
 
+def render(dot: str, fmt: str) -> bytes:
+    """``dot`` laid out as an "svg" or "png" file (the exports; call it in a worker)."""
+    import pygraphviz
+
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"unknown format {fmt!r}")
+    return pygraphviz.AGraph(string=dot).draw(format=fmt, prog="dot")
+
+
 def layout_svg(dot: str) -> str:
     """The SVG for ``dot`` with node groups ``id``'d by node name, from the cache if the
-    same DOT was laid out before. Raises :class:`LayoutError`."""
+    same DOT was laid out before, else laid out in a worker. Raises :class:`LayoutError`,
+    or :class:`autoviz.worker.JobFailed` (too slow, busy)."""
+    from autoviz import worker
+
     with _lock:
         if dot in _cache:
             _cache.move_to_end(dot)
             return _cache[dot]
-    with _graphviz:
-        svg = _render(dot)
+    svg = worker.lay_out(dot)
     with _lock:
         _cache[dot] = svg
         while len(_cache) > CACHE_ENTRIES:

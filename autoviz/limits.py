@@ -27,3 +27,8 @@ class Limits:
     output_chars: int = 100_000
     seconds: float = 10.0
     torch_threads: int = 1
+    # A worker process (autoviz.worker), around the caps above: address space beyond what
+    # the warm parent has mapped, and wall-clock bounds enforced with SIGKILL.
+    memory_bytes: int = 2 * 2**30
+    job_seconds: float = 20.0  # a program's run, its backward and what the page reads off
+    layout_seconds: float = 15.0

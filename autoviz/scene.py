@@ -11,9 +11,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from autoviz.backward import BackwardTrace
 from autoviz.collapse import DEFAULT_BUDGET, Collapsed, collapse, fold_status
-from autoviz.graph import Graph
+from autoviz.data import BackwardTrace, Graph
 from autoviz.render import to_dot
 from autoviz.study import done_note, frame
 

@@ -1,21 +1,18 @@
-"""Everything the page shows about one program, derived from its text and a few choices.
+"""Everything the page shows about one program: a frozen, picklable record.
 
-State is the input: (program text, root, gradient, retain_graph, extra actions) -> Study.
+State is the input: (program text, root, gradient, retain_graph, extra actions) -> Study,
+made in a worker process by :func:`autoviz.lab.make_study`. A Study is plain data (no
+tensor, no autograd node), so the Streamlit server holds it without importing torch.
 Stepping is a replay of ``study.trace``; it never re-runs the program or backward.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-import torch
-
-from autoviz.backward import BackwardTrace, Step, record_backward
+from autoviz.data import BackwardTrace, Graph, Step, text
 from autoviz.errors import ProgramError
-from autoviz.graph import Graph, extract_graph, preview, walk
-from autoviz.program import Program, run_program
 
 BACKWARD = "backward"
 ZERO = "zero"
@@ -31,140 +28,57 @@ class Pass:
     error: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
+class ManualCall:
+    """The ``grad_fn(...)`` call that does what one step did, and what it returns."""
+
+    code: str
+    result: str
+    called: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's columns and rows (plain values; the page makes a DataFrame of it)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple, ...]
+
+
+@dataclass(frozen=True)
 class Study:
-    """A program run, its graph, and torch's recorded backward through it."""
+    """A program run, its graph, torch's recorded backward, and what the page derives from
+    the live tensors (computed where they lived): previews, tables, the manual calls."""
 
     source: str
-    program: Program | None = None
     error: ProgramError | None = None
+    ran: bool = False  # the program ran to its end (error is None)
+    output: str = ""
+    warnings: tuple[tuple[int, str], ...] = ()
     root: str | None = None
     roots: tuple[str, ...] = ()
+    root_shape: tuple[int, ...] | None = None
+    root_value: str | None = None
     graph: Graph | None = None
-    trace: BackwardTrace | None = None
+    trace: BackwardTrace | None = None  # its gradients are Values
     backward_error: str | None = None
     passes: tuple[Pass, ...] = ()
     gradient_code: str | None = None
-    nodes: dict[str, Any] = field(default_factory=dict, repr=False)  # id -> live node
+    intermediates: tuple[str, ...] = ()  # named tensors with a grad_fn
+    leaves: tuple[str, ...] = ()  # named leaves that require grad
+    grads: dict[str, str] = field(default_factory=dict)  # named leaves' .grad, as shown
+    first_grads: dict[str, str] = field(default_factory=dict)  # leaves after the recorded one
+    calls: tuple[ManualCall, ...] = ()  # the same step by hand, one per step
+    tables: dict[str, Table] = field(default_factory=dict)
+    program_file: str = ""
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
-
-def root_candidates(program: Program) -> list[str]:
-    """Tensors backward can start from, best first: the last scalar assigned leads."""
-    names = []
-    for name in reversed(program.assigned):
-        value = program.namespace.get(name)
-        if name in names or not isinstance(value, torch.Tensor):
-            continue
-        if value.grad_fn is not None or value.requires_grad:
-            names.append(name)
-    scalars = [n for n in names if program.namespace[n].numel() == 1]
-    return scalars + [n for n in names if n not in scalars]
-
-
-def parse_gradient(text: str) -> torch.Tensor:
-    """The ``gradient=`` argument typed by the user, run through the same safe runner."""
-    text = text.strip()
-    if "\n" in text:
-        raise ProgramError("the gradient must be one expression on one line")
-    program = run_program(f"import torch\ngradient = {text}\n")
-    value = program.namespace.get("gradient")
-    if not isinstance(value, torch.Tensor):
-        raise ProgramError("the gradient must be a tensor, e.g. torch.ones(2)")
-    return value
-
-
-def make_study(source: str, root: str | None = None, gradient: str | None = None,
-               retain_graph: bool = True, actions: tuple[str, ...] = ()) -> Study:
-    """Run ``source`` and record backward from ``root`` (default: the best candidate)."""
-    study = Study(source)
-    try:
-        program = run_program(source)
-    except ProgramError as exc:
-        study.error = exc
-        return study
-    study.program = program
-    study.roots = tuple(root_candidates(program))
-    if program.traces and (root is None or root == program.traces[-1].root_name) \
-            and not gradient:
-        # the program called .backward() itself: step through what torch did then
-        study.trace = program.traces[-1]
-        study.root = study.trace.root_name
-        study.graph = study.trace.graph
-        tensor = program.namespace.get(study.root or "")
-        _index_nodes(study, tensor)
-        if isinstance(tensor, torch.Tensor):
-            study.passes = tuple(_replay(study, tensor, None, retain_graph, actions))
-        return study
-    if root is not None and isinstance(program.namespace.get(root), torch.Tensor):
-        study.root = root  # even without grad: backward then shows torch's own error
-    else:
-        study.root = study.roots[0] if study.roots else None
-    if study.root is None:
-        study.backward_error = ("no tensor here requires grad, so there is no autograd graph "
-                                "(set requires_grad=True on a leaf)")
-        return study
-    tensor = program.namespace[study.root]
-    study.graph = extract_graph(tensor, catalog=program.catalog, saved=True)
-    _index_nodes(study, tensor)
-    grad = None
-    if gradient:
-        try:
-            grad = parse_gradient(gradient)
-        except ProgramError as exc:
-            study.backward_error = f"gradient: {exc}"
-            return study
-        study.gradient_code = gradient.strip()
-    try:
-        study.trace = record_backward(tensor, grad, retain_graph=retain_graph,
-                                      catalog=program.catalog, root_name=study.root)
-    except Exception as exc:  # torch's own error, shown as torch wrote it
-        study.backward_error = f"{type(exc).__name__}: {exc}"
-        return study
-    study.passes = tuple(_replay(study, tensor, grad, retain_graph, actions))
-    return study
-
-
-def _index_nodes(study: Study, tensor: Any) -> None:
-    if isinstance(tensor, torch.Tensor):
-        found = walk([tensor], [study.root])
-        study.nodes = {node_id: node for node, node_id in found.ids.items()}
-
-
-def leaf_names(program: Program) -> list[str]:
-    """Named leaf tensors that require grad."""
-    return [name for name, value in program.tensors().items()
-            if value.is_leaf and value.requires_grad]
-
-
-def _replay(study: Study, root: torch.Tensor, grad: torch.Tensor | None, retain: bool,
-            actions: tuple[str, ...]) -> list[Pass]:
-    assert study.program is not None
-    leaves = leaf_names(study.program)
-    namespace = study.program.namespace
-    passes = []
-    gradient = f"{study.gradient_code}, " if study.gradient_code else ""
-    for action in actions:
-        error = None
-        if action == BACKWARD:
-            code = f"{study.root}.backward({gradient}retain_graph={retain})"
-            try:
-                root.backward(grad, retain_graph=retain)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-        else:
-            code = "; ".join(f"{n}.grad.zero_()" for n in leaves) or "(no leaf grads)"
-            for name in leaves:
-                if namespace[name].grad is not None:
-                    namespace[name].grad.zero_()
-        grads = {n: preview(namespace[n].grad) for n in leaves}
-        passes.append(Pass(action, code, grads, error))
-        if error:
-            break
-    return passes
+    def manual_call(self, k: int) -> ManualCall | None:
+        """Step ``k``'s manual call (1-based, as the stepper counts)."""
+        return self.calls[k - 1] if 1 <= k <= len(self.calls) else None
 
 
 @dataclass(frozen=True)
@@ -182,9 +96,9 @@ def done_note(trace: BackwardTrace, step: Step) -> str:
     node = trace.graph.node(step.node_id)
     if node.kind == "leaf":
         before = node.tensor.grad if node.tensor else None
-        return (f"grad {preview(received)}" if before is None
-                else f"grad += {preview(received)}")
-    return f"got {preview(received)}"
+        return (f"grad {text(received)}" if before is None
+                else f"grad += {text(received)}")
+    return f"got {text(received)}"
 
 
 def frame(trace: BackwardTrace, k: int) -> Frame:
@@ -215,59 +129,6 @@ def frame(trace: BackwardTrace, k: int) -> Frame:
     return Frame(k, status, notes)
 
 
-def tensor_literal(tensor: torch.Tensor | None) -> str:
-    """Python text that rebuilds ``tensor`` (what a student would type)."""
-    if tensor is None:
-        return "None"
-    dtype = "" if tensor.dtype == torch.float32 else f", dtype=torch.{str(tensor.dtype)[6:]}"
-    if tensor.numel() > 16:
-        if bool((tensor == 1).all()):
-            return f"torch.ones({', '.join(map(str, tensor.shape))}{dtype})"
-        return f"torch.randn({', '.join(map(str, tensor.shape))}{dtype})  # shape only"
-    return f"torch.tensor({preview(tensor)}{dtype})"
-
-
-@dataclass(frozen=True)
-class ManualCall:
-    """The ``grad_fn(...)`` call that does what one step did, and what it returns."""
-
-    code: str
-    result: str
-    called: bool
-
-
-def manual_call(study: Study, k: int) -> ManualCall | None:
-    """Call step ``k``'s node by hand with what it received (AccumulateGrad is not called:
-    it would add to ``.grad`` a second time)."""
-    if study.trace is None or not 1 <= k <= len(study.trace.steps):
-        return None
-    step = study.trace.steps[k - 1]
-    args = ", ".join(tensor_literal(g) for g in step.grad_outputs)
-    depth = step.paths.depth(step.node_id)
-    if depth > 12:  # a deep node: the full expression would be thousands of characters
-        start = step.paths(step.node_id).split(".next_functions")[0]
-        code = (f"node = {start}\nfor i in range({depth}):  # first inputs all the way down\n"
-                f"    node = node.next_functions[0][0]\nnode({args})"
-                if step.path.count("[0][0]") == depth
-                else f"# {depth} .next_functions hops below {start}\nnode({args})")
-    else:
-        code = f"{step.path}({args})"
-    node = study.nodes.get(step.node_id)
-    if node is None or hasattr(node, "variable"):
-        target = study.trace.graph.node(step.node_id).tensor
-        name = target.name if target and target.name else "the leaf"
-        return ManualCall(code, f"not called here: AccumulateGrad adds what it gets to "
-                          f"{name}.grad, so calling it again would change the gradients",
-                          False)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = node(*step.grad_outputs)
-    except Exception as exc:
-        return ManualCall(code, f"{type(exc).__name__}: {exc}", True)
-    return ManualCall(code, str(result), True)
-
-
 @dataclass(frozen=True)
 class Comparison:
     """What a toggle changed: nodes gone or new, leaves that lost their grad, values."""
@@ -292,28 +153,12 @@ def _node_labels(study: Study) -> list[str]:
     return labels
 
 
-def _leaf_grads(study: Study) -> dict[str, str]:
-    if study.program is None:
-        return {}
-    return {name: preview(t.grad) for name, t in study.program.tensors().items()
-            if t.is_leaf and (t.requires_grad or t.grad is not None)}
-
-
 def compare(before: Study, after: Study) -> Comparison:
     """Compare the program without and with the toggles."""
-    from collections import Counter
-
     old, new = Counter(_node_labels(before)), Counter(_node_labels(after))
-    grads_before, grads_after = _leaf_grads(before), _leaf_grads(after)
+    grads_before, grads_after = before.grads, after.grads
     names = list(grads_before) + [n for n in grads_after if n not in grads_before]
     rows = tuple((n, grads_before.get(n, "None"), grads_after.get(n, "None")) for n in names)
     lost = tuple(n for n, b, a in rows if b != "None" and a == "None")
-
-    def root_value(study: Study) -> str | None:
-        if study.program is None or study.root is None:
-            return None
-        value = study.program.namespace.get(study.root)
-        return preview(value) if isinstance(value, torch.Tensor) else None
-
     return Comparison(tuple((old - new).elements()), tuple((new - old).elements()), lost,
-                      root_value(before), root_value(after), rows)
+                      before.root_value, after.root_value, rows)

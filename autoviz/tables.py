@@ -1,15 +1,15 @@
-"""Plain data -> pandas DataFrames for the page's tables (and their CSV downloads)."""
+"""The page's tables (and their CSV downloads) as plain rows, read where the tensors are."""
 
 from __future__ import annotations
 
 import warnings
 
-import pandas as pd
 import torch
 
 from autoviz.backward import BackwardTrace
 from autoviz.graph import Graph, display_name, preview
 from autoviz.program import Program
+from autoviz.study import Table
 
 
 def grad_text(tensor: torch.Tensor) -> str:
@@ -22,7 +22,7 @@ def grad_text(tensor: torch.Tensor) -> str:
     return preview(grad)
 
 
-def tensors_table(program: Program) -> pd.DataFrame:
+def tensors_table(program: Program) -> Table:
     """One row per named tensor: name, shape, dtype, requires_grad, is_leaf, grad_fn, grad."""
     rows = []
     for name, t in program.tensors().items():
@@ -34,7 +34,7 @@ def tensors_table(program: Program) -> pd.DataFrame:
             "grad_fn": "None" if t.grad_fn is None else display_name(t.grad_fn),
             "value": preview(t), "grad": grad_text(t),
         })
-    return pd.DataFrame(rows, columns=["name", "shape", "dtype", "requires_grad", "is_leaf",
+    return _table(rows, ["name", "shape", "dtype", "requires_grad", "is_leaf",
                                        "retains_grad", "grad_fn", "value", "grad"])
 
 
@@ -54,7 +54,7 @@ def _all_paths(graph: Graph) -> dict[str, str]:
     return found
 
 
-def nodes_table(graph: Graph) -> pd.DataFrame:
+def nodes_table(graph: Graph) -> Table:
     """One row per graph node: id, torch name, produced tensor, inputs, saved tensors."""
     inputs: dict[str, list[str]] = {}
     for edge in graph.edges:
@@ -78,11 +78,11 @@ def nodes_table(graph: Graph) -> pd.DataFrame:
                                for s in node.saved),
             "path": paths[node.id],
         })
-    return pd.DataFrame(rows, columns=["id", "node", "tensor", "next_functions", "saved",
+    return _table(rows, ["id", "node", "tensor", "next_functions", "saved",
                                        "path"])
 
 
-def steps_table(trace: BackwardTrace) -> pd.DataFrame:
+def steps_table(trace: BackwardTrace) -> Table:
     """One row per engine step: index, node, what it received, what it passed on."""
     rows = []
     for step in trace.steps:
@@ -93,11 +93,11 @@ def steps_table(trace: BackwardTrace) -> pd.DataFrame:
             "received (grad_outputs)": ", ".join(preview(g) for g in step.grad_outputs),
             "passed on (grad_inputs)": ", ".join(preview(g) for g in step.grad_inputs) or "—",
         })
-    return pd.DataFrame(rows, columns=["step", "id", "node", "tensor",
+    return _table(rows, ["step", "id", "node", "tensor",
                                        "received (grad_outputs)", "passed on (grad_inputs)"])
 
 
-def leaf_grads_table(trace: BackwardTrace) -> pd.DataFrame:
+def leaf_grads_table(trace: BackwardTrace) -> Table:
     """Each leaf's ``.grad`` after the recorded backward."""
     rows = []
     for node in trace.graph.leaves():
@@ -105,4 +105,8 @@ def leaf_grads_table(trace: BackwardTrace) -> pd.DataFrame:
         rows.append({"leaf": node.tensor.name if node.tensor and node.tensor.name else node.id,
                      "shape": str(node.tensor.shape) if node.tensor else "",
                      "grad": preview(grad)})
-    return pd.DataFrame(rows, columns=["leaf", "shape", "grad"])
+    return _table(rows, ["leaf", "shape", "grad"])
+
+
+def _table(rows: list[dict], columns: list[str]) -> Table:
+    return Table(tuple(columns), tuple(tuple(row[c] for c in columns) for row in rows))

@@ -6,7 +6,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from autoviz import interp
+from autoviz import worker
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -76,22 +76,16 @@ def test_stepping_forward_back_reset_and_to_the_end(app):
     assert "Step 2 of 3: `PowBackward0`" in markdown(app)
 
 
-def test_stepping_replays_without_running_the_program_again(app, monkeypatch):
+def test_stepping_replays_without_running_the_program_again(app):
+    """Stepping starts no worker job: no program run, no layout, no manual call."""
     st.cache_resource.clear()
-    runs = []
-    original = interp.Interpreter.run
-
-    def counting(self, tree):
-        runs.append(1)
-        return original(self, tree)
-
-    monkeypatch.setattr(interp.Interpreter, "run", counting)
+    pool = worker.pool()
     app.run()
-    first = len(runs)
+    first = pool.started
     assert first >= 1
     for key in ("next", "next", "prev", "end", "reset"):
         app.button(key=key).click().run()
-    assert len(runs) == first
+    assert pool.started == first
 
 
 @pytest.mark.parametrize("key,root,node", [

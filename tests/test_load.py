@@ -44,7 +44,7 @@ def link(code, root=None):
 
 def steps_of(code, root=None):
     """How many backward steps the app shows for this program (computed here, in-process)."""
-    from autoviz.study import make_study
+    from autoviz.lab import make_study
 
     study = make_study(code, root)
     assert study.trace is not None, study.error or study.backward_error

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from autoviz.export import program_file, render
+from autoviz.layout import render
 from autoviz.presets import NEURON, SEED_NETWORK
 from autoviz.share import LinkError, View, from_params, pack_program, to_params, unpack_program
-from autoviz.study import make_study
+from autoviz.lab import make_study
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -131,7 +131,7 @@ def test_projector_mode_has_big_type_and_minimal_controls():
 def test_exported_program_runs_unchanged_in_plain_python(tmp_path):
     study = make_study(SEED_NETWORK)
     path = tmp_path / "program.py"
-    path.write_text(program_file(study))
+    path.write_text(study.program_file)
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert "w.grad = tensor([[0.1055, 0.2145]," in out
@@ -140,7 +140,7 @@ def test_exported_program_runs_unchanged_in_plain_python(tmp_path):
 
 def test_exported_program_with_its_own_backward_is_left_as_written():
     source = "import torch\na = torch.tensor([3.], requires_grad=True)\nO = 5*a**2\nO.backward()\n"
-    assert program_file(make_study(source)).count("backward(") == 1
+    assert make_study(source).program_file.count("backward(") == 1
 
 
 def test_graph_exports_as_svg_and_png():

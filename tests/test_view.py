@@ -14,7 +14,8 @@ from autoviz.graph import extract_graph
 from autoviz.presets import PRESETS
 from autoviz.render import to_dot
 from autoviz.scene import current_id, folded_frame, make_scene, neighbours, step_state
-from autoviz.study import frame, make_study
+from autoviz.lab import make_study
+from autoviz.study import frame
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

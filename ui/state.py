@@ -65,6 +65,12 @@ def set_program(code: str, root: str | None = None) -> None:
     st.session_state.selected = None
 
 
+def session_id() -> str | None:
+    """This browser session's id (the worker pool runs one job per session at a time)."""
+    ctx = st.runtime.scriptrunner.get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def reset_run() -> None:
     """Choices that change the recorded backward send the replay back to step 0."""
     st.session_state.actions = ()

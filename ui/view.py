@@ -10,9 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from autoviz import layout
+from autoviz import layout, worker
+from autoviz.data import Graph, Value
+from autoviz.data import text as preview
 from autoviz.edits import Toggles, statement_lines
-from autoviz.graph import Graph, preview
 from autoviz.render import to_dot
 from autoviz.scene import folded_frame
 from autoviz.study import (
@@ -21,10 +22,7 @@ from autoviz.study import (
     Comparison,
     Study,
     frame,
-    leaf_names,
-    manual_call,
 )
-from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 from ui import graphview
 from ui.state import current_toggles, reset_run
 
@@ -61,10 +59,10 @@ def backward_section(study: Study) -> None:
         index = roots.index(study.root) if study.root in roots else 0
         st.selectbox("Call backward on", roots, index=index, key="root_pick",
                      on_change=_pick_root)
-        value = study.program.namespace.get(study.root) if study.program else None
-        if value is not None and value.numel() != 1:
+        shape = study.root_shape
+        if shape is not None and Value("", shape).numel != 1:
             st.text_input("gradient= (non-scalar root)", key="gradient",
-                          placeholder=f"torch.ones({', '.join(map(str, value.shape))})",
+                          placeholder=f"torch.ones({', '.join(map(str, shape))})",
                           on_change=reset_run,
                           help="Leave empty to see torch's own error for a non-scalar root.")
     st.checkbox("Show saved tensors (_saved_*)", key="show_saved")
@@ -84,11 +82,8 @@ ToggleOptions = tuple[list[str], list[str], list[tuple[int, str]]]
 
 def _toggle_options(study: Study) -> ToggleOptions:
     """What the toggles can name in ``study``: intermediates, leaves to freeze, lines."""
-    program = study.program
-    names = program.tensors() if program else {}
-    intermediates = [n for n, t in names.items() if t.grad_fn is not None]
-    leaves = [n for n, t in names.items() if t.is_leaf and t.requires_grad]
-    frozen_options = sorted(set(leaves) | set(st.session_state.frozen))
+    intermediates = list(study.intermediates)
+    frozen_options = sorted(set(study.leaves) | set(st.session_state.frozen))
     return intermediates, frozen_options, statement_lines(study.source)
 
 
@@ -180,7 +175,7 @@ def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str
     if st.session_state.get("view") != "classic" and layout.available():
         try:
             scene = graphview.show(study, k, height, large, saved)
-        except layout.LayoutError as exc:
+        except (layout.LayoutError, worker.JobFailed) as exc:
             st.caption(f"Interactive view unavailable ({exc}); showing the classic view.")
         else:
             graph = scene.graph
@@ -323,7 +318,7 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
             rows.append(f"| [{index}] | {label} | `{preview(grad)}` | {shrink} |")
         st.markdown("**Passes on** (`grad_inputs`), one per `next_functions` entry:\n\n"
                     "| slot | to | gradient | note |\n|---|---|---|---|\n" + "\n".join(rows))
-    call = manual_call(study, k)
+    call = study.manual_call(k)
     if compact and call is not None and len(call.code) > 160:
         return
     if call is not None:
@@ -341,12 +336,9 @@ def _short(path: str, limit: int = 300) -> str:
 
 
 def _broadcast_note(received: tuple, grad: object) -> str:
-    import torch
-
     out = received[0] if received else None
-    if isinstance(out, torch.Tensor) and isinstance(grad, torch.Tensor) \
-            and grad.numel() < out.numel():
-        return f"summed over broadcast: {tuple(out.shape)} → {tuple(grad.shape)}"
+    if isinstance(out, Value) and isinstance(grad, Value) and grad.numel < out.numel:
+        return f"summed over broadcast: {out.shape} → {grad.shape}"
     return ""
 
 
@@ -359,10 +351,9 @@ def _study_tables(study: Study) -> list[tuple[str, pd.DataFrame | None, pa.Table
     hit = _tables.get(id(study))
     if hit is not None and hit[0]() is study:
         return hit[1]
-    tables = [("tensors", tensors_table(study.program) if study.program else None),
-              ("nodes", nodes_table(study.graph) if study.graph else None),
-              ("steps", steps_table(study.trace) if study.trace else None),
-              ("leaf_grads", leaf_grads_table(study.trace) if study.trace else None)]
+    tables = [(name, None if table is None else
+               pd.DataFrame(list(table.rows), columns=list(table.columns)))
+              for name, table in ((n, study.tables.get(n)) for n in TABLES)]
     frames = [(name, table, None if table is None else
                pa.Table.from_pandas(table, preserve_index=False)) for name, table in tables]
     _tables[id(study)] = (weakref.ref(study), frames)
@@ -399,16 +390,13 @@ def _add_action(action: str) -> None:
 
 def accumulation_section(study: Study) -> None:
     """Backward again (accumulates, or torch's error without retain_graph); zero_()."""
-    if study.trace is None or study.program is None:
+    if study.trace is None or not study.ran:
         return
     row = st.container(horizontal=True)
     row.button("Backward again", on_click=_add_action, args=(BACKWARD,), key="again")
     row.button(".grad.zero_()", on_click=_add_action, args=(ZERO,), key="zero")
     row.button("Clear", on_click=reset_run, key="clear_actions", disabled=not study.passes)
-    leaves = leaf_names(study.program)
-    first = {n: preview(t) for n, t in ((n, study.trace.leaf_grads.get(_leaf_id(study, n)))
-                                        for n in leaves)}
-    lines = [f"# after the recorded backward: {_grads(first)}"]
+    lines = [f"# after the recorded backward: {_grads(study.first_grads)}"]
     for p in study.passes:
         lines.append(p.code)
         lines.append(f"# {p.error}" if p.error else f"#   -> {_grads(p.grads)}")
@@ -416,14 +404,6 @@ def accumulation_section(study: Study) -> None:
     for p in study.passes:
         if p.error:
             error_box("torch refused the second backward", p.error)
-
-
-def _leaf_id(study: Study, name: str) -> str:
-    assert study.trace is not None
-    for node in study.trace.graph.leaves():
-        if node.tensor and node.tensor.name == name:
-            return node.id
-    return ""
 
 
 def _grads(grads: dict[str, str]) -> str:
@@ -463,14 +443,12 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
 
 def export_section(study: Study, dot: Callable[[], str] | None) -> None:
     """Downloads: the graph (DOT, SVG, PNG), the steps (CSV), the program (.py)."""
-    from autoviz.export import program_file, render
-
     row = st.container(horizontal=True)
     if dot is not None:
-        row.download_button("graph.svg", lambda: render(dot(), "svg"), file_name="graph.svg",
+        row.download_button("graph.svg", lambda: _export(dot(), "svg"), file_name="graph.svg",
                             mime="image/svg+xml", key="export_svg", on_click="ignore",
                             icon=":material/download:")
-        row.download_button("graph.png", lambda: render(dot(), "png"), file_name="graph.png",
+        row.download_button("graph.png", lambda: _export(dot(), "png"), file_name="graph.png",
                             mime="image/png", key="export_png", on_click="ignore",
                             icon=":material/download:")
         row.download_button("graph.dot", dot, file_name="graph.dot", mime="text/vnd.graphviz",
@@ -480,9 +458,25 @@ def export_section(study: Study, dot: Callable[[], str] | None) -> None:
         row.download_button("steps.csv", partial(steps.to_csv, index=False),
                             file_name="steps.csv", mime="text/csv", key="export_steps",
                             on_click="ignore", icon=":material/download:")
-    row.download_button("program.py", program_file(study), file_name="program.py",
+    row.download_button("program.py", study.program_file, file_name="program.py",
                         mime="text/x-python", key="export_py", on_click="ignore",
                         icon=":material/download:")
+
+
+_exports: dict[tuple[str, str], bytes] = {}
+
+
+def _export(dot: str, fmt: str) -> bytes:
+    """The graph laid out as a file, in a worker (the last few kept: a rerun asks again)."""
+    key = (dot, fmt)
+    if key not in _exports:
+        try:
+            _exports[key] = worker.render(dot, fmt)
+        except (layout.LayoutError, worker.JobFailed) as exc:
+            return f"could not draw the graph: {exc}".encode()
+        while len(_exports) > 8:
+            _exports.pop(next(iter(_exports)))
+    return _exports[key]
 
 
 def share_section(link: str) -> None:

@@ -1,0 +1,195 @@
+"""The plain data that crosses from torch to the page: an autograd graph, a recorded backward.
+
+Nothing here imports torch. In a notebook or a worker the gradients in a trace are live
+tensors; the copy a worker sends to the page holds :class:`Value` instead (their text and
+shape), so the Streamlit server never needs torch to show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# A gradient in a trace: a ``torch.Tensor`` while live, a :class:`Value` once frozen.
+Grad = Any
+
+
+@dataclass(frozen=True)
+class Value:
+    """A tensor as the page needs it: its preview text and its shape."""
+
+    text: str
+    shape: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        count = 1
+        for size in self.shape:
+            count *= size
+        return count
+
+
+def text(value: Grad | None) -> str:
+    """The short text of a gradient, live or frozen (see ``autoviz.graph.preview``)."""
+    if value is None:
+        return "None"
+    if isinstance(value, Value):
+        return value.text
+    from autoviz.graph import preview  # a live tensor: only where torch already is
+
+    return preview(value)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor as the graph shows it: names, shape, dtype, value and badges."""
+
+    name: str | None
+    names: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: str
+    requires_grad: bool
+    is_leaf: bool
+    retains_grad: bool
+    grad_fn: str | None
+    value: str
+    grad: str | None
+    lineno: int | None = None
+    expr: str | None = None
+    modified: bool = False  # changed in place after the op that made it
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    """One ``_saved_*`` attribute of a node; ``freed`` after backward without retain_graph."""
+
+    attr: str
+    value: str
+    freed: bool
+
+
+@dataclass(frozen=True)
+class Paths:
+    """How to reach each node from its root, stored as parent links (a deep graph would
+    need quadratic memory to store every path in full)."""
+
+    roots: dict[str, str] = field(default_factory=dict)  # root node id -> "O.grad_fn"
+    parents: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (parent, slot)
+
+    def __call__(self, node_id: str) -> str:
+        """The Python expression for a node, e.g. ``O.grad_fn.next_functions[0][0]``."""
+        slots = []
+        while node_id not in self.roots:
+            node_id, slot = self.parents[node_id]
+            slots.append(slot)
+        return self.roots[node_id] + "".join(
+            f".next_functions[{slot}][0]" for slot in reversed(slots))
+
+    def depth(self, node_id: str) -> int:
+        hops = 0
+        while node_id not in self.roots:
+            node_id = self.parents[node_id][0]
+            hops += 1
+        return hops
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One autograd node (``kind`` "function" or "leaf"), or a ``None`` input ("none")."""
+
+    id: str
+    kind: str
+    name: str
+    torch_name: str
+    paths: Paths = field(repr=False, compare=False)
+    tensor: TensorInfo | None = None
+    shapes: tuple[tuple[int, ...], ...] = ()
+    saved: tuple[SavedTensor, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The expression reaching this node from its root."""
+        return self.paths(self.id)
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """``src.next_functions[index] == (dst, output_nr)``: gradient flows src -> dst."""
+
+    src: str
+    dst: str
+    index: int
+    output_nr: int
+
+
+@dataclass(frozen=True)
+class Graph:
+    """An autograd graph as plain data."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+    roots: tuple[str, ...]
+    root_tensors: tuple[TensorInfo, ...]
+    by_id: dict[str, GraphNode] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_id.update((n.id, n) for n in self.nodes)
+
+    def node(self, node_id: str) -> GraphNode:
+        return self.by_id[node_id]
+
+    def leaves(self) -> list[GraphNode]:
+        return [n for n in self.nodes if n.kind == "leaf"]
+
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One consumer's share of what a node received (the engine sums them)."""
+
+    from_node: str | None  # consumer node id; None: the gradient given to backward()
+    from_step: int | None
+    index: int  # which next_functions slot of the consumer
+    grad: Grad
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node as the engine ran it.
+
+    ``grad_outputs``: what the node received (gradients w.r.t. its outputs, already summed
+    over consumers). ``grad_inputs``: what it passed on, one per ``next_functions`` entry.
+    Both in the sense of torch's ``Node.register_hook``.
+    """
+
+    index: int
+    node_id: str
+    name: str
+    grad_outputs: tuple[Grad, ...]
+    grad_inputs: tuple[Grad, ...]
+    paths: Paths = field(repr=False, compare=False)
+    next_ids: tuple[str, ...] = ()
+    fan_in: tuple[Contribution, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The expression reaching this node from the root, e.g. ``O.grad_fn``."""
+        return self.paths(self.node_id)
+
+
+@dataclass(frozen=True)
+class BackwardTrace:
+    """A recorded ``root.backward(gradient)``: the graph as it was before, and the steps."""
+
+    graph: Graph
+    steps: list[Step]
+    root_name: str | None
+    gradient: Grad
+    retain_graph: bool
+    leaf_grads: dict[str, Grad] = field(default_factory=dict)
+
+    def step_of(self, node_id: str) -> Step | None:
+        for step in self.steps:
+            if step.node_id == node_id:
+                return step
+        return None

@@ -1,0 +1,209 @@
+"""Disposable worker processes: every job that touches user input runs in one, once.
+
+A worker serves one job and exits, so nothing of one job (memory, torch state, freed
+bytes) reaches the next. Workers are forked from a warm parent, the standard library's
+``multiprocessing`` forkserver with :mod:`autoviz.jobs` preloaded (torch and pygraphviz
+imported once, no torch work done), so each starts in milliseconds. The child sets its OS
+limits before it reads its job (:func:`autoviz.jobs.confine`); the parent bounds the wall
+clock with SIGKILL and turns every way a worker can end into a :class:`JobFailed` message.
+
+This module never imports torch: it is what the Streamlit server uses to run programs.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import pickle
+import signal
+import tempfile
+import threading
+import time
+from typing import Any
+
+from autoviz.limits import Limits
+
+# "__main__": the server's main script (streamlit's CLI) is imported once in the warm parent,
+# not again in every worker (multiprocessing re-imports the main module in its children).
+PRELOAD = ["__main__", "autoviz.jobs"]
+# What a worker's answer may contain: the plain records, nothing that runs code.
+_MODULES = {"autoviz.data", "autoviz.study", "autoviz.errors"}
+_BUILTINS = {"set", "frozenset", "complex", "slice", "range"}
+MAX_ANSWER_BYTES = 512 * 1024 * 1024
+
+
+class JobFailed(Exception):
+    """A job gave no result. ``message`` is plain words for the page; ``busy``: it never
+    ran (the server is full, or this session's last job is still running): try again."""
+
+    def __init__(self, message: str, busy: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.busy = busy
+
+
+class _Answer(pickle.Unpickler):
+    """Unpickles a worker's answer, refusing any class outside the plain records (a
+    worker is not trusted more than the program it ran)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _MODULES or (module == "builtins" and name in _BUILTINS):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a worker may not send {module}.{name}")
+
+
+def _what(kind: str) -> str:
+    return {"study": "the program", "layout": "laying out the graph",
+            "render": "drawing the export"}.get(kind, kind)
+
+
+class Pool:
+    """At most ``workers`` jobs at a time, one per session; up to ``waiting`` more wait
+    at most ``wait_seconds`` for a free worker, anything beyond is told "busy"."""
+
+    def __init__(self, workers: int = 2, waiting: int = 32, wait_seconds: float = 8.0,
+                 limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.workers = workers
+        self.waiting = waiting
+        self.wait_seconds = wait_seconds
+        self.started = 0  # jobs started since the pool was made
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._sessions: set[str] = set()
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(PRELOAD)
+
+    def warm(self) -> None:
+        """Start the warm parent now (it imports torch once, ~1-2 s), not on a first job."""
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+    def run(self, kind: str, *args: Any, session: str | None = None,
+            seconds: float | None = None) -> Any:
+        """Run job ``kind`` (see :data:`autoviz.jobs.JOBS`) in a fresh worker; return its
+        result or raise :class:`JobFailed`."""
+        self._enter(session)
+        try:
+            with self._lock:
+                self.started += 1
+            return self._spawn(kind, args, seconds or self.limits.job_seconds)
+        finally:
+            self._slots.release()
+            if session is not None:
+                with self._lock:
+                    self._sessions.discard(session)
+
+    def _enter(self, session: str | None) -> None:
+        with self._lock:
+            if session is not None and session in self._sessions:
+                raise JobFailed("your last request is still running; try again in a moment",
+                                busy=True)
+            if self._queued >= self.waiting:
+                raise JobFailed("the server is busy; try again in a moment", busy=True)
+            self._queued += 1
+            if session is not None:
+                self._sessions.add(session)
+        got = self._slots.acquire(timeout=self.wait_seconds)
+        with self._lock:
+            self._queued -= 1
+            if not got and session is not None:
+                self._sessions.discard(session)
+        if not got:
+            raise JobFailed("the server is busy; try again in a moment", busy=True)
+
+    def _spawn(self, kind: str, args: tuple, seconds: float) -> Any:
+        receive, send = self._context.Pipe(duplex=False)
+        with tempfile.TemporaryDirectory(prefix="autoviz-job-") as folder:
+            process = self._context.Process(
+                target=_child_entry, args=(send, kind, args, self.limits, folder),
+                daemon=True)
+            process.start()
+            send.close()
+            try:
+                data = self._receive(receive, process, kind, seconds)
+            finally:
+                receive.close()
+                if process.is_alive():
+                    process.kill()
+                process.join()
+        return self._result(kind, data)
+
+    def _receive(self, receive: Any, process: Any, kind: str, seconds: float) -> bytes:
+        deadline = time.monotonic() + seconds
+        if not receive.poll(seconds):
+            process.kill()
+            process.join()
+            raise JobFailed(f"{_what(kind)} was stopped after {seconds:g} s")
+        try:
+            return receive.recv_bytes(MAX_ANSWER_BYTES)
+        except (EOFError, OSError):
+            process.join(max(0.0, deadline - time.monotonic()) + 1)
+            raise JobFailed(self._death(kind, process.exitcode)) from None
+
+    def _death(self, kind: str, code: int | None) -> str:
+        gb = self.limits.memory_bytes / 2**30
+        if code == -signal.SIGSEGV:
+            return (f"torch crashed while running {_what(kind)} (segmentation fault); "
+                    "the server and other sessions are fine")
+        if code == -signal.SIGXCPU:
+            return f"{_what(kind)} used more than {self.limits.job_seconds:g} s of CPU"
+        if code == -signal.SIGKILL:
+            return f"{_what(kind)} was stopped: it needed more than {gb:g} GB of memory"
+        if code is not None and code < 0:
+            return f"{_what(kind)} was stopped by signal {signal.Signals(-code).name}"
+        return f"{_what(kind)} ended without an answer (exit code {code})"
+
+    def _result(self, kind: str, data: bytes) -> Any:
+        try:
+            status, value = _Answer(io.BytesIO(data)).load()
+        except Exception as exc:
+            raise JobFailed(f"a worker's answer was refused ({exc})") from None
+        if status == "ok":
+            return value
+        if status == "memory":
+            gb = self.limits.memory_bytes / 2**30
+            raise JobFailed(f"{_what(kind)} needed more than {gb:g} GB of memory")
+        if status == "layout":
+            from autoviz.layout import LayoutError
+
+            raise LayoutError(str(value))
+        raise JobFailed(f"{_what(kind)} failed in its worker: {value}")
+
+
+def _child_entry(conn: Any, kind: str, args: tuple, limits: Limits, folder: str) -> None:
+    from autoviz.jobs import child
+
+    child(conn, kind, args, limits, folder)
+
+
+_pool: Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> Pool:
+    """The process's pool (made on first use; ``AUTOVIZ_WORKERS`` sets its size)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = Pool(workers=int(os.environ.get("AUTOVIZ_WORKERS", "2")))
+        return _pool
+
+
+def study(source: str, root: str | None, gradient: str | None, retain: bool,
+          actions: tuple[str, ...], session: str | None = None) -> Any:
+    """:func:`autoviz.lab.make_study` in a worker: a :class:`~autoviz.study.Study`."""
+    return pool().run("study", source, root, gradient, retain, actions, session=session)
+
+
+def lay_out(dot: str) -> str:
+    """:func:`autoviz.layout.lay_out` in a worker."""
+    return pool().run("layout", dot, seconds=pool().limits.layout_seconds)
+
+
+def render(dot: str, fmt: str) -> bytes:
+    """:func:`autoviz.layout.render` (an SVG or PNG export) in a worker."""
+    return pool().run("render", dot, fmt, seconds=pool().limits.layout_seconds)
