@@ -29,6 +29,15 @@ class Value:
         return count
 
 
+def short_path(path: str, limit: int = 300) -> str:
+    """A ``next_functions`` path from a deep graph, shortened for a screen or a table (a
+    node 2,000 hops down has a 50,000-character path: every node's in full is quadratic)."""
+    if len(path) <= limit:
+        return path
+    hops = path.count(".next_functions")
+    return f"{path[:120]} … ({hops:,} hops in all) … {path[-80:]}"
+
+
 def text(value: Grad | None) -> str:
     """The short text of a gradient, live or frozen (see ``autoviz.graph.preview``)."""
     if value is None:

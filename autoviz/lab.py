@@ -221,20 +221,27 @@ def value(tensor: Any) -> Value | None:
     return Value(preview(tensor), tuple(tensor.shape))
 
 
-def _values(grads: tuple) -> tuple[Value | None, ...]:
-    return tuple(value(g) for g in grads)
-
-
 def frozen_trace(trace: BackwardTrace) -> BackwardTrace:
-    """``trace`` with every gradient as a :class:`Value`."""
-    steps = [replace(step, grad_outputs=_values(step.grad_outputs),
-                     grad_inputs=_values(step.grad_inputs),
+    """``trace`` with every gradient as a :class:`Value`; equal Values are one object (a
+    wide graph hands the same ``[1.]`` around thousands of times), so the Study is that
+    much smaller on the server and in the pickle that carries it there."""
+    shared: dict[Value, Value] = {}
+
+    def plain(tensor: Any) -> Value | None:
+        found = value(tensor)
+        return None if found is None else shared.setdefault(found, found)
+
+    def plains(grads: tuple) -> tuple[Value | None, ...]:
+        return tuple(plain(g) for g in grads)
+
+    steps = [replace(step, grad_outputs=plains(step.grad_outputs),
+                     grad_inputs=plains(step.grad_inputs),
                      fan_in=tuple(Contribution(c.from_node, c.from_step, c.index,
-                                               value(c.grad)) for c in step.fan_in))
+                                               plain(c.grad)) for c in step.fan_in))
              for step in trace.steps]
-    return BackwardTrace(trace.graph, steps, trace.root_name, value(trace.gradient),
+    return BackwardTrace(trace.graph, steps, trace.root_name, plain(trace.gradient),
                          trace.retain_graph,
-                         {k: value(v) for k, v in trace.leaf_grads.items()})
+                         {k: plain(v) for k, v in trace.leaf_grads.items()})
 
 
 def freeze(study: Live) -> Study:

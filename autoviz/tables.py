@@ -7,6 +7,7 @@ import warnings
 import torch
 
 from autoviz.backward import BackwardTrace
+from autoviz.data import short_path
 from autoviz.graph import Graph, display_name, preview
 from autoviz.program import Program
 from autoviz.study import Table
@@ -76,7 +77,7 @@ def nodes_table(graph: Graph) -> Table:
             "next_functions": ", ".join(inputs.get(node.id, [])),
             "saved": "; ".join(f"{s.attr}={'freed' if s.freed else s.value}"
                                for s in node.saved),
-            "path": paths[node.id],
+            "path": short_path(paths[node.id]),
         })
     return _table(rows, ["id", "node", "tensor", "next_functions", "saved",
                                        "path"])

@@ -20,7 +20,8 @@ import signal
 import tempfile
 import threading
 import time
-from typing import Any
+from dataclasses import replace
+from typing import Any, Mapping
 
 from autoviz.limits import Limits
 
@@ -102,11 +103,15 @@ class Pool:
             if session is not None and session in self._sessions:
                 raise JobFailed("your last request is still running; try again in a moment",
                                 busy=True)
-            if self._queued >= self.waiting:
+            got = self._slots.acquire(blocking=False)
+            if not got and self._queued >= self.waiting:
                 raise JobFailed("the server is busy; try again in a moment", busy=True)
-            self._queued += 1
             if session is not None:
                 self._sessions.add(session)
+            if not got:
+                self._queued += 1
+        if got:
+            return
         got = self._slots.acquire(timeout=self.wait_seconds)
         with self._lock:
             self._queued -= 1
@@ -184,12 +189,26 @@ _pool: Pool | None = None
 _pool_lock = threading.Lock()
 
 
+def settings(env: Mapping[str, str]) -> tuple[int, Limits]:
+    """The pool's size and the workers' limits, from the deployment's environment:
+    ``AUTOVIZ_WORKERS`` (2), ``AUTOVIZ_MEMORY_MB`` (2048), ``AUTOVIZ_JOB_SECONDS`` (20),
+    ``AUTOVIZ_LAYOUT_SECONDS`` (15)."""
+    base = Limits()
+    limits = replace(
+        base,
+        memory_bytes=int(env.get("AUTOVIZ_MEMORY_MB", base.memory_bytes // 2**20)) * 2**20,
+        job_seconds=float(env.get("AUTOVIZ_JOB_SECONDS", base.job_seconds)),
+        layout_seconds=float(env.get("AUTOVIZ_LAYOUT_SECONDS", base.layout_seconds)))
+    return int(env.get("AUTOVIZ_WORKERS", "2")), limits
+
+
 def pool() -> Pool:
-    """The process's pool (made on first use; ``AUTOVIZ_WORKERS`` sets its size)."""
+    """The process's pool, made on first use (see :func:`settings`)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = Pool(workers=int(os.environ.get("AUTOVIZ_WORKERS", "2")))
+            workers, limits = settings(os.environ)
+            _pool = Pool(workers=workers, limits=limits)
         return _pool
 
 

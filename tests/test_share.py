@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from autoviz.lab import make_study
 from autoviz.layout import render
 from autoviz.presets import NEURON, SEED_NETWORK
 from autoviz.share import LinkError, View, from_params, pack_program, to_params, unpack_program
-from autoviz.lab import make_study
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -11,10 +11,10 @@ from streamlit.testing.v1 import AppTest
 from autoviz import layout
 from autoviz.collapse import collapse, fold_status
 from autoviz.graph import extract_graph
+from autoviz.lab import make_study
 from autoviz.presets import PRESETS
 from autoviz.render import to_dot
 from autoviz.scene import current_id, folded_frame, make_scene, neighbours, step_state
-from autoviz.lab import make_study
 from autoviz.study import frame
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

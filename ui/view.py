@@ -11,7 +11,7 @@ import pyarrow as pa
 import streamlit as st
 
 from autoviz import layout, worker
-from autoviz.data import Graph, Value
+from autoviz.data import Graph, Value, short_path
 from autoviz.data import text as preview
 from autoviz.edits import Toggles, statement_lines
 from autoviz.render import to_dot
@@ -233,12 +233,12 @@ def node_details(study: Study) -> None:
         head.button("", icon=":material/close:", key="unselect", type="tertiary",
                     on_click=_select, args=(None,), help="Close the details")
         if node.kind == "none":
-            st.markdown(f"- reached as `{_short(node.path)}`, which is `(None, 0)`: this input "
+            st.markdown(f"- reached as `{short_path(node.path)}`, which is `(None, 0)`: this input "
                         "needs no gradient (a constant, or a tensor without "
                         "`requires_grad`), so nothing flows here.")
             return
         facts = [f"torch's name: `{node.torch_name}`" if node.torch_name else "",
-                 f"reached as `{_short(node.path)}`"]
+                 f"reached as `{short_path(node.path)}`"]
         tensor = node.tensor
         if tensor is not None:
             badges = [b for b, on in (("is_leaf", tensor.is_leaf),
@@ -291,7 +291,7 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
     title = node.tensor.name if node.tensor and node.tensor.name else ""
     st.markdown(f"#### Step {k} of {n}: `{node.name}`" + (f" — `{title}`" if title else ""))
     if not compact:
-        st.caption(f"torch's name: `{step.name}` · reached as `{_short(step.path)}`")
+        st.caption(f"torch's name: `{step.name}` · reached as `{short_path(step.path)}`")
     received = ", ".join(preview(g) for g in step.grad_outputs)
     st.markdown(f"**Received** (`grad_outputs`): `{received}`")
     if len(step.fan_in) > 1 or (step.fan_in and step.fan_in[0].from_node is not None
@@ -325,14 +325,6 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
         st.markdown("**The same step by hand:**")
         st.code(call.code + ("\n# returns\n" + call.result if call.called else
                              f"\n# {call.result}"), language="python", wrap_lines=True)
-
-
-def _short(path: str, limit: int = 300) -> str:
-    """A path from a deep graph, shortened for the screen."""
-    if len(path) <= limit:
-        return path
-    hops = path.count(".next_functions")
-    return f"{path[:120]} … ({hops:,} hops in all) … {path[-80:]}"
 
 
 def _broadcast_note(received: tuple, grad: object) -> str:
