@@ -21,8 +21,8 @@ from autoviz.study import BACKWARD, ManualCall, Pass, Study
 from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 
 # Steps whose manual call is run (and its result shown); past it the call is shown unrun:
-# a 100,000-node chain would spend seconds formatting results nobody steps to.
-CALLED_STEPS = 5_000
+# torch's repr of each result costs ~0.6 ms: a 5,000-step chain would spend 3 s on them.
+CALLED_STEPS = 2_000
 
 
 @dataclass
@@ -176,20 +176,37 @@ def tensor_literal(tensor: torch.Tensor | None) -> str:
     return f"torch.tensor({preview(tensor)}{dtype})"
 
 
-def manual_call(study: Live, k: int, run: bool = True) -> ManualCall | None:
+def path_facts(graph: Graph) -> dict[str, tuple[int, bool, str]]:
+    """Each node's hops below its root, whether every hop takes slot 0, and the root's own
+    expression: in one pass in walk order (parents first), not one walk back per node."""
+    links = graph.nodes[0].paths if graph.nodes else None
+    facts: dict[str, tuple[int, bool, str]] = {}
+    for node in graph.nodes:
+        assert links is not None
+        if node.id in links.roots:
+            facts[node.id] = (0, True, links.roots[node.id])
+        elif node.id in links.parents and links.parents[node.id][0] in facts:
+            parent, slot = links.parents[node.id]
+            depth, zeros, root = facts[parent]
+            facts[node.id] = (depth + 1, zeros and slot == 0, root)
+    return facts
+
+
+def manual_call(study: Live, k: int, run: bool = True,
+                facts: dict[str, tuple[int, bool, str]] | None = None) -> ManualCall | None:
     """Call step ``k``'s node by hand with what it received (AccumulateGrad is not called:
-    it would add to ``.grad`` a second time; ``run=False``: the call is only written)."""
+    it would add to ``.grad`` a second time; ``run=False``: the call is only written).
+    ``facts``: :func:`path_facts` of the trace's graph, when many calls are written."""
     if study.trace is None or not 1 <= k <= len(study.trace.steps):
         return None
     step = study.trace.steps[k - 1]
     args = ", ".join(tensor_literal(g) for g in step.grad_outputs)
-    depth = step.paths.depth(step.node_id)
+    facts = facts if facts is not None else path_facts(study.trace.graph)
+    depth, zeros, start = facts[step.node_id]
     if depth > 12:  # a deep node: the full expression would be thousands of characters
-        start = step.paths(step.node_id).split(".next_functions")[0]
         code = (f"node = {start}\nfor i in range({depth}):  # first inputs all the way down\n"
                 f"    node = node.next_functions[0][0]\nnode({args})"
-                if step.path.count("[0][0]") == depth
-                else f"# {depth} .next_functions hops below {start}\nnode({args})")
+                if zeros else f"# {depth} .next_functions hops below {start}\nnode({args})")
     else:
         code = f"{step.path}({args})"
     node = study.nodes.get(step.node_id)
@@ -265,7 +282,8 @@ def freeze(study: Live) -> Study:
         tables["leaf_grads"] = leaf_grads_table(trace)
         ids = {n.tensor.name: n.id for n in trace.graph.leaves() if n.tensor and n.tensor.name}
         first = {n: preview(trace.leaf_grads.get(ids.get(n, ""))) for n in leaves}
-        calls = tuple(manual_call(study, k, run=k <= CALLED_STEPS)  # type: ignore[misc]
+        facts = path_facts(trace.graph)
+        calls = tuple(manual_call(study, k, k <= CALLED_STEPS, facts)  # type: ignore[misc]
                       for k in range(1, len(trace.steps) + 1))
         frozen = frozen_trace(trace)
     return Study(
