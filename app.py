@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from autoviz import layout, worker
-from autoviz.edits import Toggles, apply_toggles
-from autoviz.errors import ProgramError
-from autoviz.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
-from autoviz.study import Study, compare
+from autoviz import worker
+from autoviz.drawing import layout
+from autoviz.drawing.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
+from autoviz.lesson.edits import Toggles, apply_toggles
+from autoviz.lesson.study import Study, compare
+from autoviz.runner.errors import ProgramError
 from ui import build, state, view
 
 # Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so

@@ -15,10 +15,11 @@ from typing import Any
 _WHERE = {
     "BackwardTrace": "autoviz.data", "Contribution": "autoviz.data", "Step": "autoviz.data",
     "Graph": "autoviz.data", "GraphEdge": "autoviz.data", "GraphNode": "autoviz.data",
-    "TensorInfo": "autoviz.data", "ProgramError": "autoviz.errors",
-    "Limits": "autoviz.limits", "record_backward": "autoviz.backward",
-    "extract_graph": "autoviz.graph", "Program": "autoviz.program",
-    "run_program": "autoviz.program", "draw": "autoviz.render", "to_dot": "autoviz.render",
+    "TensorInfo": "autoviz.data", "ProgramError": "autoviz.runner.errors",
+    "Limits": "autoviz.runner.limits", "record_backward": "autoviz.autograd.backward",
+    "extract_graph": "autoviz.autograd.graph", "Program": "autoviz.runner.program",
+    "run_program": "autoviz.runner.program", "draw": "autoviz.drawing.render",
+    "to_dot": "autoviz.drawing.render",
 }
 
 __all__ = sorted(_WHERE)

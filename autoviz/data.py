@@ -39,12 +39,12 @@ def short_path(path: str, limit: int = 300) -> str:
 
 
 def text(value: Grad | None) -> str:
-    """The short text of a gradient, live or frozen (see ``autoviz.graph.preview``)."""
+    """The short text of a gradient, live or frozen (see ``autoviz.autograd.graph.preview``)."""
     if value is None:
         return "None"
     if isinstance(value, Value):
         return value.text
-    from autoviz.graph import preview  # a live tensor: only where torch already is
+    from autoviz.autograd.graph import preview  # a live tensor: only where torch already is
 
     return preview(value)
 

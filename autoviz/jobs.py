@@ -23,9 +23,9 @@ try:  # the layout jobs; a worker without it reports LayoutError when asked
 except ImportError:  # pragma: no cover - the wheel is in requirements.txt
     pass
 
-from autoviz import layout  # noqa: E402
-from autoviz.lab import make_study  # noqa: E402
-from autoviz.limits import Limits  # noqa: E402
+from autoviz.drawing import layout  # noqa: E402
+from autoviz.lesson.lab import make_study  # noqa: E402
+from autoviz.runner.limits import Limits  # noqa: E402
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,

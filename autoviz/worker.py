@@ -23,13 +23,13 @@ import time
 from dataclasses import replace
 from typing import Any, Mapping
 
-from autoviz.limits import Limits
+from autoviz.runner.limits import Limits
 
 # "__main__": the server's main script (streamlit's CLI) is imported once in the warm parent,
 # not again in every worker (multiprocessing re-imports the main module in its children).
 PRELOAD = ["__main__", "autoviz.jobs"]
 # What a worker's answer may contain: the plain records, nothing that runs code.
-_MODULES = {"autoviz.data", "autoviz.study", "autoviz.errors"}
+_MODULES = {"autoviz.data", "autoviz.lesson.study", "autoviz.runner.errors"}
 _BUILTINS = {"set", "frozenset", "complex", "slice", "range"}
 MAX_ANSWER_BYTES = 512 * 1024 * 1024
 
@@ -173,7 +173,7 @@ class Pool:
             gb = self.limits.memory_bytes / 2**30
             raise JobFailed(f"{_what(kind)} needed more than {gb:g} GB of memory")
         if status == "layout":
-            from autoviz.layout import LayoutError
+            from autoviz.drawing.layout import LayoutError
 
             raise LayoutError(str(value))
         raise JobFailed(f"{_what(kind)} failed in its worker: {value}")
@@ -214,15 +214,15 @@ def pool() -> Pool:
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
           actions: tuple[str, ...], session: str | None = None) -> Any:
-    """:func:`autoviz.lab.make_study` in a worker: a :class:`~autoviz.study.Study`."""
+    """:func:`autoviz.lesson.lab.make_study` in a worker: a :class:`~autoviz.lesson.study.Study`."""
     return pool().run("study", source, root, gradient, retain, actions, session=session)
 
 
 def lay_out(dot: str) -> str:
-    """:func:`autoviz.layout.lay_out` in a worker."""
+    """:func:`autoviz.drawing.layout.lay_out` in a worker."""
     return pool().run("layout", dot, seconds=pool().limits.layout_seconds)
 
 
 def render(dot: str, fmt: str) -> bytes:
-    """:func:`autoviz.layout.render` (an SVG or PNG export) in a worker."""
+    """:func:`autoviz.drawing.layout.render` (an SVG or PNG export) in a worker."""
     return pool().run("render", dot, fmt, seconds=pool().limits.layout_seconds)

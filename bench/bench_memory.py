@@ -30,9 +30,9 @@ for path in (ROOT, ROOT / "tests"):
 
 from stclient import MemoryRun, Run, Server, Session, measure_memory  # noqa: E402
 
-from autoviz.lab import make_study  # noqa: E402
-from autoviz.presets import DEFAULT, PRESETS  # noqa: E402
-from autoviz.share import View, to_params  # noqa: E402
+from autoviz.lesson.lab import make_study  # noqa: E402
+from autoviz.lesson.presets import DEFAULT, PRESETS  # noqa: E402
+from autoviz.lesson.share import View, to_params  # noqa: E402
 
 BOUND_MB = 50.0
 ROTATION = ["next", "end", "reset"]

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 import torch  # noqa: E402
 
 import autoviz  # noqa: E402
-from autoviz import program as av_program  # noqa: E402
+from autoviz.runner import program as av_program  # noqa: E402
 
 # The "Non-Scalar Case" network of /work/shared/seeds/autograd_in_pytorch.txt (In [61]/[62]),
 # without its print calls.

@@ -27,10 +27,10 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autoviz.collapse import DEFAULT_BUDGET  # noqa: E402
-from autoviz.lab import make_study  # noqa: E402
-from autoviz.scene import make_scene  # noqa: E402
-from autoviz.share import View, to_params  # noqa: E402
+from autoviz.drawing.collapse import DEFAULT_BUDGET  # noqa: E402
+from autoviz.drawing.scene import make_scene  # noqa: E402
+from autoviz.lesson.lab import make_study  # noqa: E402
+from autoviz.lesson.share import View, to_params  # noqa: E402
 
 APP = str(ROOT / "app.py")
 CHROMIUM = "/usr/bin/chromium"

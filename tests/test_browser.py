@@ -95,8 +95,8 @@ def test_landing_page_steps_to_the_leaf_gradient_30(server, browser):
 
 
 def _link(server, **extra):
-    from autoviz.presets import NEURON
-    from autoviz.share import View, to_params
+    from autoviz.lesson.presets import NEURON
+    from autoviz.lesson.share import View, to_params
 
     params = {**to_params(View(code=NEURON, root="o", step=2)), **extra}
     return server + "/?" + urlencode(params)
@@ -144,7 +144,7 @@ def test_the_graph_is_drawn_first_and_the_rest_of_the_page_follows(server, brows
 
 
 def test_a_link_to_a_failing_program_gets_the_whole_page_at_once(server, browser):
-    from autoviz.share import View, to_params
+    from autoviz.lesson.share import View, to_params
 
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.add_init_script(FIRST_LOAD)
@@ -392,8 +392,8 @@ def test_click_a_node_for_its_details_and_pan_and_zoom(server, browser):
 
 
 def test_a_big_graph_is_folded_and_a_summary_opens_on_click(server, browser):
-    from autoviz.presets import PRESETS
-    from autoviz.share import View, to_params
+    from autoviz.lesson.presets import PRESETS
+    from autoviz.lesson.share import View, to_params
 
     deep = PRESETS["deep"]
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -421,8 +421,8 @@ def test_a_big_graph_is_folded_and_a_summary_opens_on_click(server, browser):
 
 
 def test_a_step_does_not_send_the_picture_again_and_a_new_mount_gets_it(server, browser):
-    from autoviz.presets import PRESETS
-    from autoviz.share import View, to_params
+    from autoviz.lesson.presets import PRESETS
+    from autoviz.lesson.share import View, to_params
 
     deep = PRESETS["deep"]  # 300 boxes: a ~400 kB SVG
     page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -16,7 +16,7 @@ Three families of generated input, all deterministic (``derandomize=True``) and 
    :class:`autoviz.ProgramError` may come out, within the time bound, without a memory
    jump, without a file written, without an autograd graph deeper than the cap, and
    without changing process-wide torch state.
-3. :func:`autoviz.edits.apply_toggles` on generated programs: the rewrite parses, keeps
+3. :func:`autoviz.lesson.edits.apply_toggles` on generated programs: the rewrite parses, keeps
    every line and statement of the program in order, adds exactly the toggles' statements
    in the right places, wraps the picked lines in ``no_grad``, and runs like torch runs it.
 
@@ -49,7 +49,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from autoviz import Limits, Program, ProgramError, run_program
-from autoviz.edits import Toggles, apply_toggles
+from autoviz.lesson.edits import Toggles, apply_toggles
 
 LIMITS = Limits(seconds=2)
 WALL = 5.0  # seconds: the bound on one run (the program's own clock says 2 s)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import autoviz
-from autoviz.graph import display_name
+from autoviz.autograd.graph import display_name
 
 GOLDEN = Path(__file__).parent / "golden"
 

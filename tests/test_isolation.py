@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from stclient import Server, Session
 
-from autoviz.share import View, to_params
+from autoviz.lesson.share import View, to_params
 
 pytestmark = pytest.mark.timeout(300)
 

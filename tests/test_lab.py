@@ -2,8 +2,8 @@
 
 import re
 
-from autoviz.lab import CALLED_STEPS, make_study
-from autoviz.presets import PRESETS
+from autoviz.lesson.lab import CALLED_STEPS, make_study
+from autoviz.lesson.presets import PRESETS
 
 
 def test_every_step_of_a_long_chain_gets_its_call_and_the_first_ones_are_run():

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 import pytest
 from stclient import Run, Server, Session, measure_memory
 
-from autoviz.limits import Limits
-from autoviz.presets import DEFAULT, PRESETS
-from autoviz.share import View, to_params
+from autoviz.lesson.presets import DEFAULT, PRESETS
+from autoviz.lesson.share import View, to_params
+from autoviz.runner.limits import Limits
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -44,7 +44,7 @@ def link(code, root=None):
 
 def steps_of(code, root=None):
     """How many backward steps the app shows for this program (computed here, in-process)."""
-    from autoviz.lab import make_study
+    from autoviz.lesson.lab import make_study
 
     study = make_study(code, root)
     assert study.trace is not None, study.error or study.backward_error

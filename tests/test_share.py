@@ -12,10 +12,17 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from autoviz.lab import make_study
-from autoviz.layout import render
-from autoviz.presets import NEURON, SEED_NETWORK
-from autoviz.share import LinkError, View, from_params, pack_program, to_params, unpack_program
+from autoviz.drawing.layout import render
+from autoviz.lesson.lab import make_study
+from autoviz.lesson.presets import NEURON, SEED_NETWORK
+from autoviz.lesson.share import (
+    LinkError,
+    View,
+    from_params,
+    pack_program,
+    to_params,
+    unpack_program,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -145,7 +152,7 @@ def test_exported_program_with_its_own_backward_is_left_as_written():
 
 def test_graph_exports_as_svg_and_png():
     study = make_study(SEED_NETWORK)
-    from autoviz.render import to_dot
+    from autoviz.drawing.render import to_dot
 
     dot = to_dot(study.graph)
     svg = ET.fromstring(render(dot, "svg"))

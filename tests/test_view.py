@@ -8,14 +8,14 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from autoviz import layout
-from autoviz.collapse import collapse, fold_status
-from autoviz.graph import extract_graph
-from autoviz.lab import make_study
-from autoviz.presets import PRESETS
-from autoviz.render import to_dot
-from autoviz.scene import current_id, folded_frame, make_scene, neighbours, step_state
-from autoviz.study import frame
+from autoviz.autograd.graph import extract_graph
+from autoviz.drawing import layout
+from autoviz.drawing.collapse import collapse, fold_status
+from autoviz.drawing.render import to_dot
+from autoviz.drawing.scene import current_id, folded_frame, make_scene, neighbours, step_state
+from autoviz.lesson.lab import make_study
+from autoviz.lesson.presets import PRESETS
+from autoviz.lesson.study import frame
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from autoviz import worker
-from autoviz.lab import make_study
-from autoviz.limits import Limits
-from autoviz.presets import PRESETS
+from autoviz.lesson.lab import make_study
+from autoviz.lesson.presets import PRESETS
+from autoviz.runner.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 HUGE_PRINT = "import torch\nprint(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from autoviz.forms import (
+from autoviz.lesson.forms import (
     ACTIVATIONS,
     DTYPES,
     INITS,
@@ -16,7 +16,7 @@ from autoviz.forms import (
     expression_program,
     network_program,
 )
-from autoviz.presets import PRESETS
+from autoviz.lesson.presets import PRESETS
 from ui.state import set_program
 
 _LEAVES = pd.DataFrame([

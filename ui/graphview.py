@@ -13,10 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from autoviz.collapse import DEFAULT_BUDGET
-from autoviz.layout import MAX_LAYOUT_NODES, layout_svg
-from autoviz.scene import Scene, current_id, make_scene, neighbours, step_state
-from autoviz.study import Study
+from autoviz.drawing.collapse import DEFAULT_BUDGET
+from autoviz.drawing.layout import MAX_LAYOUT_NODES, layout_svg
+from autoviz.drawing.scene import Scene, current_id, make_scene, neighbours, step_state
+from autoviz.lesson.study import Study
 from ui.state import want_rest
 
 _HERE = Path(__file__).parent
@@ -83,7 +83,7 @@ def _clicked(study: Study, scene: Scene) -> None:
 
 
 def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
-    """Mount the view for step ``k``; raises autoviz.layout.LayoutError if Graphviz fails."""
+    """Mount the view for step ``k``; raises ``LayoutError`` if Graphviz fails."""
     scene, svg, key = scene_for(study, large, saved)
     s = st.session_state
     selected = s.get("selected")

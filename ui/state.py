@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from autoviz.collapse import DEFAULT_BUDGET
-from autoviz.edits import Toggles
-from autoviz.layout import MAX_LAYOUT_NODES
-from autoviz.presets import DEFAULT, PRESETS
-from autoviz.share import LinkError, View, from_params, to_params
+from autoviz.drawing.collapse import DEFAULT_BUDGET
+from autoviz.drawing.layout import MAX_LAYOUT_NODES
+from autoviz.lesson.edits import Toggles
+from autoviz.lesson.presets import DEFAULT, PRESETS
+from autoviz.lesson.share import LinkError, View, from_params, to_params
 
 _FOREIGN = ("embed", "embed_options")  # Streamlit's own parameters: left alone
 

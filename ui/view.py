@@ -10,13 +10,14 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from autoviz import layout, worker
+from autoviz import worker
 from autoviz.data import Graph, Value, short_path
 from autoviz.data import text as preview
-from autoviz.edits import Toggles, statement_lines
-from autoviz.render import to_dot
-from autoviz.scene import folded_frame
-from autoviz.study import (
+from autoviz.drawing import layout
+from autoviz.drawing.render import to_dot
+from autoviz.drawing.scene import folded_frame
+from autoviz.lesson.edits import Toggles, statement_lines
+from autoviz.lesson.study import (
     BACKWARD,
     ZERO,
     Comparison,

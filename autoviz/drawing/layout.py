@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 
 CACHE_ENTRIES = 64
 # Graphviz's dot takes ~0.2 s for 1,000 nodes and ~1.4 s for 3,000 here (super-linear):
-# bigger graphs are folded (autoviz.collapse) before they get this far.
+# bigger graphs are folded (autoviz.drawing.collapse) before they get this far.
 MAX_LAYOUT_NODES = 2_500
 
 

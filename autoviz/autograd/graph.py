@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from autoviz.catalog import Catalog
+from autoviz.autograd.catalog import Catalog
 from autoviz.data import (  # noqa: F401  (the plain data, re-exported)
     Graph,
     GraphEdge,
@@ -403,7 +403,7 @@ def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],
     """The autograd graph behind ``roots`` as plain frozen data.
 
     ``names`` maps variable names to tensors (like torchviz's ``params``); ``catalog``
-    (from a :class:`~autoviz.program.Program`) also knows unnamed intermediates and the
+    (from a :class:`~autoviz.runner.program.Program`) also knows unnamed intermediates and the
     line that made each tensor. ``saved=True`` reads every node's ``_saved_*`` values.
     """
     if isinstance(roots, torch.Tensor):

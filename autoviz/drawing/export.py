@@ -1,5 +1,5 @@
 """Exports: the program as a plain-Python file (the graph's SVG/PNG are laid out in a
-worker: :func:`autoviz.layout.render`)."""
+worker: :func:`autoviz.drawing.layout.render`)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from autoviz.catalog import Catalog
+from autoviz.autograd.catalog import Catalog
+from autoviz.autograd.graph import Graph, _fast, _names, _node_id, build_graph, paused_gc, walk
 from autoviz.data import BackwardTrace, Contribution, Step
-from autoviz.graph import Graph, _fast, _names, _node_id, build_graph, paused_gc, walk
 
 
 def _storage(tensor: torch.Tensor) -> int:

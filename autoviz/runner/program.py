@@ -2,8 +2,8 @@
 
 User text is never handed to ``eval``/``exec``/``compile``. :func:`run_program` parses
 it with :mod:`ast`, refuses anything outside the allowlist before running a single
-statement (:mod:`autoviz.checks`), then walks the tree itself (:mod:`autoviz.interp`),
-checking every torch call's cost before the call is made (:mod:`autoviz.costs`).
+statement (:mod:`autoviz.runner.checks`), then walks the tree itself (:mod:`autoviz.runner.interp`),
+checking every torch call's cost before the call is made (:mod:`autoviz.runner.costs`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoviz.backward import BackwardTrace
-from autoviz.catalog import Catalog
-from autoviz.checks import check_tree
-from autoviz.errors import ProgramError
-from autoviz.interp import Interpreter
-from autoviz.limits import Limits
+from autoviz.autograd.backward import BackwardTrace
+from autoviz.autograd.catalog import Catalog
+from autoviz.runner.checks import check_tree
+from autoviz.runner.errors import ProgramError
+from autoviz.runner.interp import Interpreter
+from autoviz.runner.limits import Limits
 
 _DEFAULT_LIMITS = Limits()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from autoviz.checks import source_lines
+from autoviz.runner.checks import source_lines
 
 INDENT = "    "
 

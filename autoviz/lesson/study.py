@@ -1,7 +1,7 @@
 """Everything the page shows about one program: a frozen, picklable record.
 
 State is the input: (program text, root, gradient, retain_graph, extra actions) -> Study,
-made in a worker process by :func:`autoviz.lab.make_study`. A Study is plain data (no
+made in a worker process by :func:`autoviz.lesson.lab.make_study`. A Study is plain data (no
 tensor, no autograd node), so the Streamlit server holds it without importing torch.
 Stepping is a replay of ``study.trace``; it never re-runs the program or backward.
 """
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from autoviz.data import BackwardTrace, Graph, Step, text
-from autoviz.errors import ProgramError
+from autoviz.runner.errors import ProgramError
 
 BACKWARD = "backward"
 ZERO = "zero"

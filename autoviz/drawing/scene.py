@@ -11,10 +11,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from autoviz.collapse import DEFAULT_BUDGET, Collapsed, collapse, fold_status
 from autoviz.data import BackwardTrace, Graph
-from autoviz.render import to_dot
-from autoviz.study import done_note, frame
+from autoviz.drawing.collapse import DEFAULT_BUDGET, Collapsed, collapse, fold_status
+from autoviz.drawing.render import to_dot
+from autoviz.lesson.study import done_note, frame
 
 
 @dataclass(frozen=True)

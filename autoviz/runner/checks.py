@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import re
 
-from autoviz.allowlist import IMPORTABLE
-from autoviz.errors import ProgramError
-from autoviz.limits import Limits
+from autoviz.runner.allowlist import IMPORTABLE
+from autoviz.runner.errors import ProgramError
+from autoviz.runner.limits import Limits
 
 # Node types a program may contain at all. Everything else is refused with a reason.
 _ALLOWED = (

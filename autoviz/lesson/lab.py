@@ -1,4 +1,4 @@
-"""Program + choices -> a :class:`~autoviz.study.Study`: run it, record backward, and read
+"""Program + choices -> a :class:`~autoviz.lesson.study.Study`: run it, record backward, and read
 off the live tensors everything the page will show. Runs where torch is (a worker
 process, or a notebook); what it returns holds no tensor and no autograd node.
 """
@@ -11,14 +11,14 @@ from typing import Any
 
 import torch
 
-from autoviz.backward import record_backward
+from autoviz.autograd.backward import record_backward
+from autoviz.autograd.graph import Graph, extract_graph, preview, walk
 from autoviz.data import BackwardTrace, Contribution, Value
-from autoviz.errors import ProgramError
-from autoviz.export import program_file
-from autoviz.graph import Graph, extract_graph, preview, walk
-from autoviz.program import Program, run_program
-from autoviz.study import BACKWARD, ManualCall, Pass, Study
-from autoviz.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
+from autoviz.drawing.export import program_file
+from autoviz.drawing.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
+from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study
+from autoviz.runner.errors import ProgramError
+from autoviz.runner.program import Program, run_program
 
 # Steps whose manual call is run (and its result shown); past it the call is shown unrun:
 # torch's repr of each result costs ~0.6 ms: a 5,000-step chain would spend 3 s on them.

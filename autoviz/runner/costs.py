@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 import torch
 
-from autoviz.allowlist import BROADCAST, CREATE, MATMUL, META, RANDOM
-from autoviz.errors import ProgramError
-from autoviz.limits import Limits
+from autoviz.runner.allowlist import BROADCAST, CREATE, MATMUL, META, RANDOM
+from autoviz.runner.errors import ProgramError
+from autoviz.runner.limits import Limits
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:

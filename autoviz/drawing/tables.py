@@ -6,11 +6,11 @@ import warnings
 
 import torch
 
-from autoviz.backward import BackwardTrace
+from autoviz.autograd.backward import BackwardTrace
+from autoviz.autograd.graph import Graph, display_name, preview
 from autoviz.data import short_path
-from autoviz.graph import Graph, display_name, preview
-from autoviz.program import Program
-from autoviz.study import Table
+from autoviz.lesson.study import Table
+from autoviz.runner.program import Program
 
 
 def grad_text(tensor: torch.Tensor) -> str:

@@ -11,7 +11,7 @@ from autoviz.data import Graph, GraphNode
 if TYPE_CHECKING:
     import torch
 
-    from autoviz.catalog import Catalog
+    from autoviz.autograd.catalog import Catalog
 
 # Colours a projector shows apart, and that read in greyscale too.
 FILL = {"function": "#eeeeee", "leaf": "#cfe8ff", "summary": "#e6dcf5"}  # summary: folded
@@ -157,6 +157,6 @@ def draw(*tensors: torch.Tensor, names: Mapping[str, torch.Tensor] | None = None
     e.g. ``draw(loss, names={"w": w, "b": b, "loss": loss})`` or ``names=locals()``.
     ``saved=True`` adds each node's saved tensors.
     """
-    from autoviz.graph import extract_graph  # torch: only in a notebook or a worker
+    from autoviz.autograd.graph import extract_graph  # torch: only in a notebook or a worker
 
     return to_digraph(extract_graph(tensors, names=names, catalog=catalog, saved=saved))

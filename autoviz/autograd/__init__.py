@@ -1,0 +1,1 @@
+"""The only code holding grad_fn: catalog (names and lines), graph walk, recorded backward."""

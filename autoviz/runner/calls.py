@@ -1,0 +1,510 @@
+"""Calls: torch functions and tensor methods (costed before they run), builtins, user
+functions, backward, print, warnings capture."""
+
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import math
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import torch
+
+from autoviz.autograd.backward import TraceTooBig, record_backward
+from autoviz.runner import allowlist as al
+from autoviz.runner.checks import source_lines
+from autoviz.runner.costs import MAX_DIMS, grad_fn_of, python_size, tensors_in
+from autoviz.runner.errors import ProgramError
+from autoviz.runner.values import (
+    _BINOP_NAMES,
+    _BINOPS,
+    _CHECKED_METHODS,
+    _IOPS,
+    _LOCK,
+    _PRINT_CAPS,
+    _PRINT_FIELDS,
+    _SHAPE_METHODS,
+    _SUM_TERMS,
+    _VALUE_TYPES,
+    UserFunction,
+    _Break,
+    _Continue,
+    _describe,
+    _Failure,
+    _Function,
+    _GradModeCall,
+    _Lazy,
+    _Module,
+    _Node,
+    _Return,
+)
+
+if TYPE_CHECKING:
+    from autoviz.runner.interp import Interpreter
+
+
+class Calls:
+    """The call half of :class:`~autoviz.runner.interp.Interpreter`."""
+
+    # ---- calls ---------------------------------------------------------------------------
+    def _call(self, node: ast.Call) -> Any:
+        func = self._eval(node.func)
+        args: list[Any] = []
+        for arg in node.args:
+            if arg.__class__ is ast.Starred:
+                args.extend(self._starred(arg))
+            else:
+                args.append(self._value(arg))
+        kwargs = {kw.arg: self._value(kw.value) for kw in node.keywords} if node.keywords \
+            else {}
+        if func.__class__ is _Function:
+            return self._call_function(func, tuple(args), kwargs, node)
+        if isinstance(func, _Node):
+            self._check_node_call(func, args, kwargs)
+            return self._op(func, tuple(args), kwargs, al.SAME, node, func.name())
+        if isinstance(func, UserFunction):
+            return self._call_user(func, args, kwargs)
+        if isinstance(func, _Module):
+            raise _Failure(TypeError("'module' object is not callable"))
+        raise _Failure(TypeError(f"'{type(func).__name__}' object is not callable"))
+
+    def _check_node_call(self, node: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """A grad_fn is called with what the engine would give it: one gradient per output,
+        of that output's shape (other shapes could cost far more than the forward op)."""
+        expected = [tuple(m.shape) for m in node._input_metadata]
+        shapes = ["None" if a is None else tuple(a.shape) if isinstance(a, torch.Tensor)
+                  else type(a).__name__ for a in args]
+        if kwargs or len(args) != len(expected) or any(
+                s != "None" and s != e for s, e in zip(shapes, expected)):
+            want = ", ".join(f"a tensor of shape {e}" for e in expected)
+            raise self._refuse(f"{node.name()} takes one gradient per output of the op: "
+                               f"{want} (got {', '.join(map(str, shapes)) or 'nothing'})")
+
+    def _call_function(self, func: _Function, args: tuple, kwargs: dict[str, Any],
+                       node: ast.Call) -> Any:
+        if func.kind == "torch":
+            if func.short in _CHECKED_METHODS and args and isinstance(args[0], torch.Tensor):
+                self._check_method(args[0], func.short, args[1:], kwargs)
+            if func.category != al.RANDOM:
+                return self._op(func.target, args, kwargs, func.category, node, func.name)
+            try:
+                return self._op(func.target, args, {**kwargs, "generator": self.generator},
+                                func.category, node, func.name)
+            except _Failure as failure:
+                if not isinstance(failure.exc, TypeError):
+                    raise
+                # the message must name the user's own arguments, not our generator=
+                self._fail_safe(func.target, *args, **kwargs)
+                raise
+        if func.kind == "method":
+            return self._call_method(func, args, kwargs, node)
+        if func.kind == "builtin":
+            return self._call_builtin(func.name, args, kwargs, node)
+        if func.kind == "grad_mode":
+            # torch.set_grad_enabled(b) switches the mode as soon as it is called, as in torch
+            return _GradModeCall(self._fail_safe(func.target, *args, **kwargs))
+        if func.kind == "state":
+            return self._call_state(func.name, args, kwargs)
+        raise self._refuse(f"{func.name} cannot be called here")
+
+    def _call_method(self, func: _Function, args: tuple, kwargs: dict[str, Any],
+                     node: ast.Call) -> Any:
+        obj, name = func.target, func.name
+        if obj.__class__ is torch.Tensor:  # the common case first: a tensor method
+            if name == "backward":
+                return self._backward(obj, args, kwargs)
+            if name in _CHECKED_METHODS:
+                self._check_method(obj, name, args, kwargs)
+            call, label = _METHOD_CALLS.get(name) or _method_call(name)
+            return self._op(call, (obj, *args), kwargs, func.category, node, label)
+        if isinstance(obj, list):  # list.append
+            if len(obj) >= self.limits.container_items:
+                raise self._refuse("the list is too long")
+            if any(isinstance(a, (list, tuple, range)) for a in args):
+                self._check_size([obj, *args])
+            return self._fail_safe(obj.append, *args, **kwargs)
+        if isinstance(obj, _Node):
+            return self._fail_safe(obj.name, *args, **kwargs)
+        if name == "backward":
+            return self._backward(obj, args, kwargs)
+        if name in _CHECKED_METHODS:
+            self._check_method(obj, name, args, kwargs)
+        call, label = _METHOD_CALLS.get(name) or _method_call(name)
+        return self._op(call, (obj, *args), kwargs, func.category, node, label)
+
+    def _check_method(self, tensor: torch.Tensor, name: str, args: tuple,
+                      kwargs: dict[str, Any]) -> None:
+        """Costs that depend on the method, not on tensor sizes alone."""
+        cap = self.limits.container_items
+        if name == "tolist" and tensor.numel() > cap:
+            raise self._refuse(f".tolist() of {tensor.numel():,} elements is too big (the "
+                               f"limit is {cap:,} Python numbers)")
+        if name in ("unbind", "split", "chunk") and max(tensor.shape, default=0) > cap:
+            raise self._refuse(f".{name}() of a dimension over {cap:,} long would make too "
+                               "many tensors")
+        if name in _SHAPE_METHODS:
+            sizes = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+            if len(sizes) > MAX_DIMS:
+                raise self._refuse(f".{name}() with {len(sizes):,} sizes: tensors here have at "
+                                   f"most {MAX_DIMS} dimensions")
+        if name == "norm" and any(isinstance(v, str) for v in (*args, *kwargs.values())):
+            raise self._refuse("matrix norms by name (p='fro', 'nuc') are not supported")
+
+    def _backward(self, tensor: torch.Tensor, args: tuple, kwargs: dict[str, Any]) -> None:
+        params = ("gradient", "retain_graph", "create_graph", "inputs")
+        if len(args) > len(params):
+            raise _Failure(TypeError(f"backward() takes from 1 to 5 positional arguments but "
+                                     f"{len(args) + 1} were given"))
+        bound = dict(zip(params, args))
+        for key, value in kwargs.items():
+            if key not in params or key in bound:
+                raise _Failure(TypeError(f"backward() got an unexpected keyword argument "
+                                         f"'{key}'"))
+            bound[key] = value
+        self.budget.before(al.SAME, (tensor, bound.get("gradient")), {}, ".backward", _no_meta)
+        try:
+            with self._capture():
+                trace = self._fail_safe(
+                    record_backward, tensor, bound.get("gradient"),
+                    retain_graph=bound.get("retain_graph"),
+                    create_graph=bool(bound.get("create_graph", False)),
+                    inputs=bound.get("inputs"), catalog=self.program.catalog,
+                    root_name=self.program.name_of(tensor),
+                    max_elements=self.budget.remaining_elements())
+        except _Failure as failure:
+            if isinstance(failure.exc, TraceTooBig):
+                raise self._refuse(str(failure.exc)) from None
+            raise
+        kept = 0
+        for step in trace.steps:
+            for grad in (*step.grad_inputs, *step.grad_outputs):
+                if grad is not None:
+                    kept += grad.numel()
+        self.budget.count_elements(kept)
+        self.program.traces.append(trace)
+
+    def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if len(self.frames) >= self.limits.call_depth:
+            raise self._refuse(f"functions call each other more than {self.limits.call_depth}"
+                               " deep")
+        frame = _bind_arguments(func, args, kwargs)
+        self.frames.append(frame)
+        self.local_names.append(func.local_names)
+        lineno = self.budget.lineno
+        result = None
+        try:
+            self._block(func.body)
+        except _Return as ret:
+            result = ret.value
+        finally:
+            self.frames.pop()
+            self.local_names.pop()
+        self.budget.lineno = lineno  # only on success: an error keeps the line inside f
+        return result
+
+    def _call_state(self, name: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if name == "manual_seed":
+            # the program's own generator: same numbers as torch.manual_seed gives natively,
+            # without touching the process-wide generator other sessions use.
+            self._fail_safe(self.generator.manual_seed, *args, **kwargs)
+            return None
+        if name == "is_grad_enabled":
+            return torch.is_grad_enabled()
+        import inspect
+
+        try:
+            bound = inspect.signature(torch.set_printoptions).bind(*args, **kwargs).arguments
+        except TypeError as exc:
+            raise _Failure(exc) from None
+        if bound.get("profile") == "full":
+            raise self._refuse("set_printoptions(profile='full') is not allowed: it prints "
+                               "every element of any tensor")
+        for key, cap in _PRINT_CAPS.items():
+            value = bound.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= cap:
+                raise self._refuse(f"set_printoptions({key}=...) takes a whole number from 0 "
+                                   f"to {cap}")
+        with _LOCK:  # torch's print options are process-wide: set, read back, restore
+            opts = torch._tensor_str.PRINT_OPTS
+            saved = {f: getattr(opts, f) for f in _PRINT_FIELDS}
+            for key, value in self.print_options.items():
+                setattr(opts, key, value)
+            try:
+                self._fail_safe(torch.set_printoptions, **bound)
+                self.print_options = {f: getattr(opts, f) for f in _PRINT_FIELDS}
+            finally:
+                for key, value in saved.items():
+                    setattr(opts, key, value)
+        return None
+
+    def _call_builtin(self, name: str, args: tuple, kwargs: dict[str, Any],
+                      node: ast.Call) -> Any:
+        cap = self.limits.container_items
+        if name == "print":
+            return self._print(args, kwargs)
+        if name in ("list", "tuple", "enumerate", "zip", "reversed", "sum", "min", "max"):
+            for arg in args:
+                if isinstance(arg, _Lazy):
+                    continue
+                if python_size(arg, cap) > cap:
+                    raise self._refuse(f"{name}() over more than {cap:,} items is not allowed")
+        if name in ("list", "tuple") and args and isinstance(args[0], _Lazy):
+            return getattr(builtins, name)(args[0].take(cap, self._refuse))
+        if name in ("enumerate", "zip", "reversed"):
+            return _Lazy(self._fail_safe(getattr(builtins, name), *args, **kwargs))
+        if name in ("str", "repr"):
+            with self._printing():
+                result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
+        elif name in ("sum", "abs", "min", "max", "round") and any(
+                tensors_in(a) or isinstance(a, torch.Tensor) for a in args):
+            first = args[0] if args else None
+            terms = (first.shape[0] if isinstance(first, torch.Tensor) and first.dim()
+                     else len(first) if isinstance(first, (list, tuple)) else 0)
+            if name == "sum" and terms > _SUM_TERMS:
+                # Python's sum adds one term at a time: a graph as deep as there are terms
+                raise self._refuse(f"sum() over {terms:,} tensors would build a graph that "
+                                   f"deep (limit {_SUM_TERMS:,}); use torch.sum or .sum()")
+            result = self._op(getattr(builtins, name), args, kwargs, al.BROADCAST, node, name)
+        else:
+            result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
+        return self._check_python(result)
+
+    def _print(self, args: tuple, kwargs: dict[str, Any]) -> None:
+        sep, end = kwargs.pop("sep", " "), kwargs.pop("end", "\n")
+        if kwargs:
+            raise self._refuse(f"print() options {sorted(kwargs)} are not supported")
+        with self._printing():
+            text = self._fail_safe(lambda: str(sep).join(str(a) for a in args) + str(end))
+        self.output_len += len(text)
+        if self.output_len > self.limits.output_chars:
+            raise self._refuse(f"the program printed more than {self.limits.output_chars:,} "
+                               "characters")
+        self.output.append(text)
+
+    @contextlib.contextmanager
+    def _printing(self) -> Iterator[None]:
+        """Apply the program's own print options while it turns a tensor into text."""
+        if not self.print_options:
+            yield
+            return
+        with _LOCK:
+            opts = torch._tensor_str.PRINT_OPTS
+            saved = {f: getattr(opts, f) for f in _PRINT_FIELDS}
+            for key, value in self.print_options.items():
+                setattr(opts, key, value)
+            try:
+                yield
+            finally:
+                for key, value in saved.items():
+                    setattr(opts, key, value)
+
+    # ---- operations ----------------------------------------------------------------------
+    def _binop(self, op: type, left: Any, right: Any, node: ast.AST,
+               inplace: bool = False) -> Any:
+        fn = (_IOPS if inplace else _BINOPS)[op]
+        symbol = _BINOP_NAMES[op]
+        if isinstance(left, torch.Tensor) or isinstance(right, torch.Tensor):
+            other = right if isinstance(left, torch.Tensor) else left
+            if isinstance(other, (str, list, tuple)):
+                raise self._refuse(f"{symbol} between a tensor and a {type(other).__name__} "
+                                   "is not supported here")
+            category = al.MATMUL if op is ast.MatMult else al.BROADCAST
+            return self._op(fn, (left, right), {}, category, node, symbol)
+        self._check_python_op(op, left, right)
+        return self._check_python(self._fail_safe(fn, left, right))
+
+    def _check_python_op(self, op: type, left: Any, right: Any) -> None:
+        """Refuse Python arithmetic that would be huge before Python does it."""
+        cap = self.limits.container_items
+        if op is ast.Pow and isinstance(left, int) and isinstance(right, int):
+            if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > self.limits.int_bits:
+                raise self._refuse(f"{left} ** {right} is too big (more than "
+                                   f"{self.limits.int_bits} bits)")
+        if op is ast.Mult:
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (list, tuple, str)) and isinstance(times, int):
+                    if python_size(seq, cap) * max(times, 0) > cap:
+                        raise self._refuse(f"repeating a sequence {times:,} times is too big")
+        if op is ast.Mod and isinstance(left, str):
+            raise self._refuse("%-formatting of strings is not supported; use an f-string")
+
+    def _check_size(self, value: Any) -> None:
+        cap = self.limits.container_items
+        if python_size(value, cap) > cap:
+            raise self._refuse(f"the list holds more than {cap:,} items in all (or nests more "
+                               "than 32 deep)")
+
+    def _check_python(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value.bit_length() > self.limits.int_bits:
+                raise self._refuse(f"the number is too big (more than {self.limits.int_bits}"
+                                   " bits)")
+        elif isinstance(value, (str, list, tuple)) and not isinstance(value, torch.Size):
+            if len(value) > max(self.limits.container_items, self.limits.output_chars):
+                raise self._refuse("the value is too long")
+        return value
+
+    def _op(self, fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any], category: str,
+            node: ast.AST, name: str) -> Any:
+        """Call a torch operation after checking its cost; record the tensors it makes."""
+        budget = self.budget
+        with _LOCK:  # the warnings filters are process-wide (as in self._capture())
+            saved, caught = _start_capture()
+            try:
+                budget.before(category, args, kwargs, name, fn)
+                try:
+                    result = fn(*args, **kwargs)
+                except (ProgramError, _Failure, _Return, _Break, _Continue):
+                    raise
+                except Exception as exc:
+                    raise _Failure(exc) from None
+            finally:
+                _stop_capture(saved)
+                if caught:
+                    self._warned(caught)
+        budget.after(result, args, kwargs, name)
+        if result.__class__ is not torch.Tensor and not isinstance(result, _VALUE_TYPES):
+            raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
+                               "cannot hold")
+        for out in tensors_in(result):
+            made_by = grad_fn_of(out)
+            if made_by is not None:
+                self.program.catalog.produce(out, budget.lineno, self._text(node), made_by)
+        return result
+
+    def _text(self, node: ast.AST) -> str | None:
+        """The source text of an expression on one line (cached: loops repeat nodes)."""
+        key = id(node)
+        texts = self.texts
+        if key in texts:
+            return texts[key]
+        text = None
+        if getattr(node, "end_lineno", None) == getattr(node, "lineno", 0):
+            if self.lines is None:
+                self.lines = source_lines(self.program.source)
+            line = self.lines[node.lineno - 1]
+            text = line.encode()[node.col_offset:node.end_col_offset].decode(errors="replace")
+        texts[key] = text
+        return text
+
+    def _capture(self) -> _Capture:
+        """Record the warnings torch raises during one operation, with the line."""
+        return _Capture(self)
+
+    def _warned(self, caught: list[Any]) -> None:
+        for w in caught:
+            self.program.warnings.append(
+                (self.budget.lineno or 0, f"{w.category.__name__}: {w.message}"))
+
+    def _fail_safe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn``; a Python or torch exception becomes the program's own failure."""
+        try:
+            return fn(*args, **kwargs)
+        except (ProgramError, _Failure, _Return, _Break, _Continue):
+            raise
+        except Exception as exc:
+            raise _Failure(exc) from None
+
+
+
+_ALWAYS = ("always", None, Warning, None, 0)  # warnings.simplefilter("always")
+
+
+def _start_capture() -> tuple[tuple[Any, Any, Any], list[Any]]:
+    """``warnings.catch_warnings(record=True)`` + ``simplefilter("always")``, as a pair of
+    plain calls (the context managers cost several microseconds per torch operation).
+    The caller holds ``_LOCK``: the filters are process-wide."""
+    module = warnings
+    saved = (module.filters, module.showwarning, module._showwarnmsg_impl)  # type: ignore
+    caught: list[Any] = []
+    module.filters = [_ALWAYS]  # type: ignore[attr-defined]
+    module._filters_mutated()  # type: ignore[attr-defined]
+    module.showwarning = module._showwarning_orig  # type: ignore[attr-defined]
+    module._showwarnmsg_impl = caught.append  # type: ignore[attr-defined]
+    return saved, caught
+
+
+def _stop_capture(saved: tuple[Any, Any, Any]) -> None:
+    module = warnings
+    module.filters, module.showwarning, module._showwarnmsg_impl = saved  # type: ignore
+    module._filters_mutated()  # type: ignore[attr-defined]
+
+
+class _Capture:
+    """``with interpreter._capture():`` records the warnings raised inside, with the line."""
+
+    __slots__ = ("interp", "saved", "caught")
+
+    def __init__(self, interp: Interpreter) -> None:
+        self.interp = interp
+
+    def __enter__(self) -> None:
+        _LOCK.acquire()
+        try:
+            self.saved, self.caught = _start_capture()
+        except BaseException:
+            _LOCK.release()
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            _stop_capture(self.saved)
+            if self.caught:
+                self.interp._warned(self.caught)
+        finally:
+            _LOCK.release()
+
+
+def _no_meta(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+_MISSING = object()
+_BUILTIN_FUNCTIONS = {name: _Function("builtin", name, getattr(builtins, name))
+                      for name in al.BUILTINS}
+_MODULE_ATTRIBUTES: dict[tuple[str, str], Any] = {}
+_METHOD_CALLS: dict[str, tuple[Callable[..., Any], str]] = {}
+
+
+def _method_call(name: str) -> tuple[Callable[..., Any], str]:
+    """``tensor.name(...)`` as a function of the tensor (it also runs on a meta copy)."""
+
+    def call(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(tensor, name)(*args, **kwargs)
+
+    _METHOD_CALLS[name] = found = (call, f".{name}")
+    return found
+
+
+def _bind_arguments(func: UserFunction, args: list[Any], kwargs: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """Python's own binding of call arguments to parameters, with Python's messages."""
+    params = func.params
+    if len(args) > len(params):
+        plural = "argument" if len(params) == 1 else "arguments"
+        were = "was" if len(args) == 1 else "were"
+        raise _Failure(TypeError(f"{func.name}() takes {len(params)} positional {plural} but "
+                                 f"{len(args)} {were} given"))
+    frame = dict(zip(params, args))
+    for key, value in kwargs.items():
+        if key not in params:
+            raise _Failure(TypeError(f"{func.name}() got an unexpected keyword argument "
+                                     f"'{key}'"))
+        if key in frame:
+            raise _Failure(TypeError(f"{func.name}() got multiple values for argument "
+                                     f"'{key}'"))
+        frame[key] = value
+    missing = [p for p in params if p not in frame]
+    if missing:
+        names = [f"'{m}'" for m in missing]
+        listed = names[0] if len(names) == 1 else (
+            ", ".join(names[:-1]) + (" and " if len(names) == 2 else ", and ") + names[-1])
+        plural = "argument" if len(missing) == 1 else "arguments"
+        raise _Failure(TypeError(f"{func.name}() missing {len(missing)} required positional "
+                                 f"{plural}: {listed}"))
+    return frame

@@ -1,0 +1,222 @@
+"""Expressions: constants, operators, comparisons, sequences, subscripts, f-strings, attributes."""
+
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+import torch
+
+from autoviz.runner import allowlist as al
+from autoviz.runner.calls import _MODULE_ATTRIBUTES
+from autoviz.runner.costs import MAX_DIMS, python_size
+from autoviz.runner.values import (
+    _CALL_ONLY,
+    _CMPOPS,
+    _FORMAT_NUMBER,
+    _SILENT_ATTRIBUTES,
+    _UNARY,
+    _describe,
+    _Failure,
+    _Function,
+    _GradModeCall,
+    _Module,
+    _Node,
+)
+
+
+class Expressions:
+    """The expression half of :class:`~autoviz.runner.interp.Interpreter`."""
+
+    # ---- expressions -------------------------------------------------------------------
+    def _value(self, node: ast.AST) -> Any:
+        """Evaluate ``node`` to a value a program may hold."""
+        value = self.EXPRESSIONS.get(node.__class__, Expressions._unsupported)(self, node)
+        if value.__class__ in _CALL_ONLY:
+            raise self._refuse(f"{_describe(value)} can only be called here, not stored, "
+                               "passed or printed")
+        return value
+
+    def _eval(self, node: ast.AST) -> Any:
+        return self.EXPRESSIONS.get(node.__class__, Expressions._unsupported)(self, node)
+
+    def _unsupported(self, node: ast.AST) -> Any:
+        raise self._refuse(f"{type(node).__name__} is not supported")
+
+    def _constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def _attribute_expr(self, node: ast.Attribute) -> Any:
+        return self._attribute(self._eval(node.value), node.attr)
+
+    def _binop_expr(self, node: ast.BinOp) -> Any:
+        left, right = self._value(node.left), self._value(node.right)
+        return self._binop(type(node.op), left, right, node)
+
+    def _unaryop_expr(self, node: ast.UnaryOp) -> Any:
+        operand = self._value(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not self._truth(operand)
+        symbol = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}[type(node.op)]
+        return self._op(_UNARY[type(node.op)], (operand,), {}, al.SAME, node, symbol)
+
+    def _boolop_expr(self, node: ast.BoolOp) -> Any:
+        result: Any = None
+        for operand in node.values:
+            result = self._value(operand)
+            if self._truth(result) == isinstance(node.op, ast.Or):
+                return result
+        return result
+
+    def _ifexp_expr(self, node: ast.IfExp) -> Any:
+        test = self._truth(self._value(node.test))
+        return self._value(node.body if test else node.orelse)
+
+    def _sequence_expr(self, node: ast.Tuple | ast.List) -> Any:
+        items: list[Any] = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
+                items.extend(self._starred(element))
+            else:
+                items.append(self._value(element))
+        result = tuple(items) if isinstance(node, ast.Tuple) else items
+        if any(isinstance(i, (list, tuple, range)) for i in items):
+            self._check_size(result)
+        return result
+
+    def _subscript_expr(self, node: ast.Subscript) -> Any:
+        obj = self._value(node.value)
+        return self._subscript(obj, self._index(node.slice), node)
+
+    def _joinedstr_expr(self, node: ast.JoinedStr) -> Any:
+        return self._check_python("".join(self._fstring_part(p) for p in node.values))
+
+    def _starred(self, node: ast.Starred) -> list[Any]:
+        value = self._value(node.value)
+        if not isinstance(value, (list, tuple, torch.Size, range)):
+            raise self._refuse(f"cannot unpack {_describe(value)} with *")
+        if python_size(value, self.limits.container_items) > self.limits.container_items:
+            raise self._refuse("the sequence is too long to unpack")
+        return list(value)
+
+    def _truth(self, value: Any) -> bool:
+        return self._fail_safe(bool, value)
+
+    def _compare(self, node: ast.Compare) -> Any:
+        left = self._value(node.left)
+        result: Any = True
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self._value(right_node)
+            result = self._op(_CMPOPS[type(op)], (left, right), {}, al.BROADCAST, node,
+                              type(op).__name__)
+            if len(node.ops) > 1 and not self._truth(result):
+                return result
+            left = right
+        return result
+
+    def _index(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Slice):
+            parts = [None if p is None else self._value(p)
+                     for p in (node.lower, node.upper, node.step)]
+            return slice(*parts)
+        if isinstance(node, ast.Tuple):
+            return tuple(self._index(e) for e in node.elts)
+        return self._value(node)
+
+    def _subscript(self, obj: Any, index: Any, node: ast.AST) -> Any:
+        if isinstance(obj, torch.Tensor):
+            parts = index if isinstance(index, tuple) else (index,)
+            if len(parts) > MAX_DIMS:
+                raise self._refuse(f"an index with {len(parts):,} parts: tensors here have at "
+                                   f"most {MAX_DIMS} dimensions")
+            advanced = [p for p in parts if isinstance(p, (torch.Tensor, list))]
+            if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in advanced):
+                category = al.SAME  # a mask picks at most every element
+            elif advanced:
+                category = al.META
+            else:
+                category = al.SAME  # a view: no new memory
+            return self._op(operator.getitem, (obj, index), {}, category, node, "indexing")
+        if isinstance(obj, (list, tuple, str, torch.Size, range)):
+            return self._fail_safe(operator.getitem, obj, index)
+        raise _Failure(TypeError(f"'{type(obj).__name__}' object is not subscriptable"))
+
+    def _fstring_part(self, node: ast.AST) -> str:
+        if isinstance(node, ast.Constant):
+            return str(node.value)
+        assert isinstance(node, ast.FormattedValue)
+        value = self._value(node.value)
+        spec = "" if node.format_spec is None else self._value(node.format_spec)
+        if any(int(n) > 1000 for n in _FORMAT_NUMBER.findall(spec)):
+            raise self._refuse("format widths and precisions above 1000 are not allowed")
+        with self._printing():
+            convert = {ord("r"): repr, ord("s"): str, ord("a"): ascii}.get(node.conversion)
+            if convert is not None:
+                value = convert(value)
+            return self._fail_safe(format, value, spec)
+
+    # ---- attributes ---------------------------------------------------------------------
+    def _attribute(self, obj: Any, attr: str) -> Any:
+        if obj.__class__ is _Module:
+            return self._module_attribute(obj, attr)
+        if isinstance(obj, torch.Tensor):
+            if attr in al.TENSOR_ATTRIBUTES:
+                if attr in _SILENT_ATTRIBUTES:
+                    return self._fail_safe(getattr, obj, attr)
+                with self._capture():
+                    return self._fail_safe(getattr, obj, attr)
+            category = al.TENSOR_METHODS.get(attr)
+            if category is not None:
+                return _Function("method", attr, obj, category)
+            raise self._refuse(f"the tensor attribute .{attr} is not in autoviz's allowlist")
+        if isinstance(obj, _Node):
+            if attr in al.NODE_ATTRIBUTES:
+                return self._fail_safe(getattr, obj, attr)
+            if attr in al.NODE_METHODS:
+                return _Function("method", attr, obj)
+            raise self._refuse(f"the grad_fn attribute .{attr} is not in autoviz's allowlist")
+        if isinstance(obj, tuple) and type(obj).__module__ == "torch.return_types":
+            if attr in al.RETURN_TYPE_ATTRIBUTES:
+                return getattr(obj, attr)
+        if isinstance(obj, list) and attr == "append":
+            return _Function("method", attr, obj)
+        if isinstance(obj, (_Function, _GradModeCall)):
+            raise self._refuse(f"attributes of {_describe(obj)} are not available")
+        if hasattr(obj, attr):
+            raise self._refuse(f"the attribute .{attr} of {_describe(obj)} is not in "
+                               "autoviz's allowlist")
+        raise _Failure(AttributeError(f"'{type(obj).__name__}' object has no attribute "
+                                      f"'{attr}'"))
+
+    def _module_attribute(self, module: _Module, attr: str) -> Any:
+        key = (module.path, attr)
+        found = _MODULE_ATTRIBUTES.get(key)
+        if found is None:  # what an allowed name resolves to never changes: kept once found
+            found = _MODULE_ATTRIBUTES[key] = self._resolve(module, attr)
+        return found
+
+    def _resolve(self, module: _Module, attr: str) -> Any:
+        path = f"{module.path}.{attr}"
+        if path in al.IMPORTABLE:
+            return _Module(path)
+        module_object = torch if module.path == "torch" else (
+            torch.nn.functional if module.path == "torch.nn.functional" else torch.nn)
+        if not hasattr(module_object, attr):
+            raise _Failure(AttributeError(f"module '{module.path}' has no attribute '{attr}'"))
+        if module.path == "torch":
+            if attr in al.TORCH_FUNCTIONS:
+                return _Function("torch", f"torch.{attr}", getattr(torch, attr),
+                                 al.TORCH_FUNCTIONS[attr])
+            if attr in al.GRAD_MODES:
+                return _Function("grad_mode", attr, getattr(torch, attr))
+            if attr in al.PROGRAM_STATE_CALLS:
+                return _Function("state", attr)
+            values = al.torch_values()
+            if attr in values:
+                return values[attr]
+        elif module.path == "torch.nn.functional" and attr in al.F_FUNCTIONS:
+            return _Function("torch", f"F.{attr}", getattr(torch.nn.functional, attr),
+                             al.F_FUNCTIONS[attr])
+        raise self._refuse(f"{path} is not in autoviz's allowlist of torch functions")

@@ -1,0 +1,85 @@
+"""The tree-walking interpreter behind :func:`autoviz.run_program`.
+
+Only values a program may hold ever reach its namespace: tensors, autograd nodes,
+numbers, strings, ``None``, lists/tuples of those, dtypes, sizes and slices. Modules and
+functions exist only as :class:`_Module`/:class:`_Function` references, which can be
+called or looked into but never stored, passed or printed.
+"""
+
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Callable
+
+import torch
+
+from autoviz.runner.calls import Calls
+from autoviz.runner.costs import Budget
+from autoviz.runner.expressions import Expressions
+from autoviz.runner.statements import Statements
+from autoviz.runner.values import _SEEDS, _Module
+
+
+class Interpreter(Statements, Expressions, Calls):
+    """Interprets one checked program tree into a :class:`~autoviz.runner.program.Program`."""
+
+    def __init__(self, program: Any, limits: Any) -> None:
+        self.program = program
+        self.limits = limits
+        self.budget = Budget(limits)
+        self.globals: dict[str, Any] = program.namespace
+        self.modules: dict[str, _Module] = {}
+        self.frames: list[dict[str, Any]] = []
+        self.local_names: list[frozenset[str]] = []
+        self.output: list[str] = []
+        self.output_len = 0
+        self._generator: torch.Generator | None = None
+        self.print_options: dict[str, Any] = {}
+        self.lines: list[str] | None = None
+        self.texts: dict[int, str | None] = {}
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The program's own random generator, seeded afresh (made on first use; 64 random
+        bits as ``Generator.seed()`` takes, without a read of the system's entropy each
+        time)."""
+        if self._generator is None:
+            self._generator = torch.Generator()
+            self._generator.manual_seed(_SEEDS.getrandbits(64))
+        return self._generator
+
+
+# Each syntax node class -> the method that runs (statements) or evaluates (expressions) it.
+Interpreter.STATEMENTS: dict[type, Callable[[Interpreter, Any], None]] = {
+    ast.Expr: Interpreter._expr_statement,
+    ast.Assign: Interpreter._assign_statement,
+    ast.AnnAssign: Interpreter._annassign_statement,
+    ast.AugAssign: Interpreter._augassign,
+    ast.Import: Interpreter._import,
+    ast.ImportFrom: Interpreter._import,
+    ast.With: Interpreter._with,
+    ast.For: Interpreter._for,
+    ast.If: Interpreter._if_statement,
+    ast.FunctionDef: Interpreter._def_statement,
+    ast.Return: Interpreter._return_statement,
+    ast.Break: Interpreter._break_statement,
+    ast.Continue: Interpreter._continue_statement,
+    ast.Pass: Interpreter._pass_statement,
+}
+Interpreter.EXPRESSIONS: dict[type, Callable[[Interpreter, Any], Any]] = {
+    ast.Constant: Interpreter._constant,
+    ast.Name: Interpreter._lookup,
+    ast.Attribute: Interpreter._attribute_expr,
+    ast.Call: Interpreter._call,
+    ast.BinOp: Interpreter._binop_expr,
+    ast.UnaryOp: Interpreter._unaryop_expr,
+    ast.BoolOp: Interpreter._boolop_expr,
+    ast.Compare: Interpreter._compare,
+    ast.IfExp: Interpreter._ifexp_expr,
+    ast.Tuple: Interpreter._sequence_expr,
+    ast.List: Interpreter._sequence_expr,
+    ast.Subscript: Interpreter._subscript_expr,
+    ast.JoinedStr: Interpreter._joinedstr_expr,
+    ast.Slice: Interpreter._index,
+}

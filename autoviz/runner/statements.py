@@ -1,0 +1,251 @@
+"""Statements: blocks, assignment and unpacking, imports, with, for, def, scopes."""
+
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import operator
+from typing import Any
+
+import torch
+
+from autoviz.runner import allowlist as al
+from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING, _no_meta
+from autoviz.runner.costs import grad_fn_of, python_size
+from autoviz.runner.errors import ProgramError
+from autoviz.runner.values import (
+    UserFunction,
+    _Break,
+    _Continue,
+    _describe,
+    _Failure,
+    _GradModeCall,
+    _Lazy,
+    _Module,
+    _Return,
+)
+
+
+class Statements:
+    """The statement half of :class:`~autoviz.runner.interp.Interpreter`."""
+
+    # ---- running -------------------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        if torch.get_num_threads() > self.limits.torch_threads:
+            torch.set_num_threads(self.limits.torch_threads)
+        # texts of the tree's expressions, kept with the (cached, never changed) tree
+        self.texts = tree.__dict__.setdefault("autoviz_texts", {})
+        grad_mode = torch.is_grad_enabled()
+        try:
+            self._block(tree.body)
+        except _Failure as failure:
+            exc = failure.exc
+            raise ProgramError(f"{type(exc).__name__}: {exc}", self.budget.lineno,
+                               refused=False, error_type=type(exc).__name__) from None
+        except (_Return, _Break, _Continue):
+            raise ProgramError("'return'/'break'/'continue' outside its block",
+                               self.budget.lineno) from None
+        finally:
+            if torch.is_grad_enabled() != grad_mode:
+                torch.set_grad_enabled(grad_mode)
+            self.program.output = "".join(self.output)
+
+    def _block(self, body: list[ast.stmt] | tuple[ast.stmt, ...]) -> None:
+        budget = self.budget
+        statements = self.STATEMENTS
+        for stmt in body:
+            budget.lineno = stmt.lineno
+            budget.tick()
+            statements.get(stmt.__class__, Statements._unsupported_statement)(self, stmt)
+
+    def _stmt(self, node: ast.stmt) -> None:
+        self.STATEMENTS.get(node.__class__, Statements._unsupported_statement)(self, node)
+
+    def _expr_statement(self, node: ast.Expr) -> None:
+        self._eval(node.value)  # result dropped: torch.set_grad_enabled(False) is fine
+
+    def _assign_statement(self, node: ast.Assign) -> None:
+        value = self._value(node.value)
+        for target in node.targets:
+            self._assign(target, value)
+
+    def _annassign_statement(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._assign(node.target, self._value(node.value))
+
+    def _if_statement(self, node: ast.If) -> None:
+        self._block(node.body if self._truth(self._value(node.test)) else node.orelse)
+
+    def _def_statement(self, node: ast.FunctionDef) -> None:
+        params = tuple(a.arg for a in node.args.args)
+        assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        assigned |= {(a.asname or a.name.split(".")[0]) for stmt in node.body
+                     for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)
+                     for a in n.names}
+        self._bind(node.name, UserFunction(node.name, params, tuple(node.body),
+                                           frozenset(assigned) | frozenset(params)))
+
+    def _return_statement(self, node: ast.Return) -> None:
+        raise _Return(None if node.value is None else self._value(node.value))
+
+    def _break_statement(self, node: ast.Break) -> None:
+        raise _Break()
+
+    def _continue_statement(self, node: ast.Continue) -> None:
+        raise _Continue()
+
+    def _pass_statement(self, node: ast.Pass) -> None:
+        return None
+
+    def _unsupported_statement(self, node: ast.stmt) -> None:
+        raise self._refuse(f"{type(node).__name__} is not supported")
+
+    def _refuse(self, message: str) -> ProgramError:
+        return ProgramError(message, self.budget.lineno)
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self._bind_module(alias.asname, _Module(alias.name))
+                else:
+                    self._bind_module(alias.name.split(".")[0], _Module("torch"))
+        else:
+            for alias in node.names:
+                self._bind_module(alias.asname or alias.name,
+                                  _Module(f"{node.module}.{alias.name}"))
+
+    def _bind_module(self, name: str, module: _Module) -> None:
+        if self.frames:  # an import inside a function binds a local name, as in Python
+            self.frames[-1][name] = module
+            return
+        self.globals.pop(name, None)
+        self.modules[name] = module
+
+    def _with(self, node: ast.With) -> None:
+        with contextlib.ExitStack() as stack:
+            for item in node.items:
+                if item.optional_vars is not None:
+                    raise self._refuse("'with ... as name' is not supported")
+                manager = self._eval(item.context_expr)
+                if not isinstance(manager, _GradModeCall):
+                    raise self._refuse("'with' takes torch.no_grad(), torch.enable_grad(), "
+                                       "torch.set_grad_enabled(b) or torch.inference_mode()")
+                stack.enter_context(manager.manager)
+            self._block(node.body)
+
+    def _for(self, node: ast.For) -> None:
+        iterable = self._value(node.iter)
+        if not isinstance(iterable, (range, list, tuple, torch.Tensor, torch.Size, _Lazy)):
+            raise self._refuse(f"a for loop cannot iterate over {_describe(iterable)}")
+        for item in self._fail_safe(iter, iterable):
+            self.budget.tick()
+            self._assign(node.target, item)
+            try:
+                self._block(node.body)
+            except _Break:
+                break
+            except _Continue:
+                continue
+
+    # ---- names -----------------------------------------------------------------------
+    def _scope(self) -> dict[str, Any]:
+        return self.frames[-1] if self.frames else self.globals
+
+    def _bind(self, name: str, value: Any) -> None:
+        if not self.frames:
+            self.modules.pop(name, None)
+        self._scope()[name] = value
+        if isinstance(value, torch.Tensor):
+            self.program.catalog.bind(name, value, self.budget.lineno)
+            if not self.frames:
+                self.program.assigned.append(name)
+
+    def _lookup(self, node: ast.Name) -> Any:
+        name = node.id
+        if self.frames:
+            if name in self.frames[-1]:
+                return self.frames[-1][name]
+            if name in self.local_names[-1]:
+                raise _Failure(UnboundLocalError(
+                    f"cannot access local variable '{name}' where it is not associated with "
+                    "a value"))
+        value = self.globals.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        if name in self.modules:
+            return self.modules[name]
+        if name in _BUILTIN_FUNCTIONS:
+            return _BUILTIN_FUNCTIONS[name]
+        if hasattr(builtins, name):
+            raise self._refuse(f"the built-in {name}() is not available in autoviz programs")
+        raise _Failure(NameError(f"name '{name}' is not defined"))
+
+    # ---- assignment --------------------------------------------------------------------
+    def _assign(self, target: ast.AST, value: Any) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            items = self._fail_safe(self._unpack, value, len(target.elts))
+            for sub, item in zip(target.elts, items):
+                self._assign(sub, item)
+        elif isinstance(target, ast.Subscript):
+            obj = self._value(target.value)
+            index = self._index(target.slice)
+            if isinstance(obj, torch.Tensor):
+                self.budget.before(al.SAME, (obj, index, value), {}, "item assignment",
+                                   _no_meta)
+                with self._capture():
+                    self._fail_safe(operator.setitem, obj, index, value)
+                if grad_fn_of(obj) is not None:
+                    self.program.catalog.produce(obj, self.budget.lineno, self._text(target))
+            elif isinstance(obj, list):
+                self._fail_safe(operator.setitem, obj, index, value)
+                if python_size(obj, self.limits.container_items) > self.limits.container_items:
+                    raise self._refuse("the list is too long")
+            else:
+                raise self._refuse(f"cannot assign items of {_describe(obj)}")
+        elif isinstance(target, ast.Attribute):
+            obj = self._value(target.value)
+            if not isinstance(obj, torch.Tensor):
+                raise self._refuse(f"cannot set .{target.attr} on {_describe(obj)}")
+            with self._capture():
+                self._fail_safe(setattr, obj, target.attr, value)
+        else:
+            raise self._refuse(f"cannot assign to {type(target).__name__}")
+
+    def _unpack(self, value: Any, count: int) -> list[Any]:
+        if not isinstance(value, (list, tuple, torch.Tensor, torch.Size, range, _Lazy)):
+            raise TypeError(f"cannot unpack non-iterable {type(value).__name__} object")
+        if isinstance(value, _Lazy):
+            items = value.take(count + 1, self._refuse)
+        elif len(value) > count:
+            raise ValueError(f"too many values to unpack (expected {count})")
+        else:
+            items = list(value)
+        if len(items) > count:
+            raise ValueError(f"too many values to unpack (expected {count})")
+        if len(items) < count:
+            raise ValueError(f"not enough values to unpack (expected {count}, got "
+                             f"{len(items)})")
+        return items
+
+    def _augassign(self, node: ast.AugAssign) -> None:
+        op = type(node.op)
+        right = self._value(node.value)
+        target = node.target
+        if isinstance(target, ast.Name):
+            left = self._lookup(target)
+            self._bind(target.id, self._binop(op, left, right, node, inplace=True))
+        elif isinstance(target, ast.Subscript):
+            obj = self._value(target.value)
+            index = self._index(target.slice)
+            left = self._subscript(obj, index, target)
+            self._assign(target, self._binop(op, left, right, node, inplace=True))
+        else:
+            obj = self._value(target.value)
+            left = self._attribute(obj, target.attr)
+            self._assign(target, self._binop(op, left, right, node, inplace=True))
