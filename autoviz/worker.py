@@ -21,13 +21,12 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any, Mapping
 
 from autoviz.runner.limits import Limits
 
-# "__main__": the server's main script (streamlit's CLI) is imported once in the warm parent,
-# not again in every worker (multiprocessing re-imports the main module in its children).
-PRELOAD = ["__main__", "autoviz.jobs"]
+PRELOAD = ["autoviz.jobs"]
 # What a worker's answer may contain: the plain records, nothing that runs code.
 _MODULES = {"autoviz.data", "autoviz.lesson.study", "autoviz.runner.errors"}
 _BUILTINS = {"set", "frozenset", "complex", "slice", "range"}
@@ -59,6 +58,38 @@ def _what(kind: str) -> str:
             "render": "drawing the export"}.get(kind, kind)
 
 
+class _Popen(popen_forkserver.Popen):
+    """The forkserver's launch, less one step: a child re-imports the parent's main module
+    (multiprocessing's "safe importing of main"), and while Streamlit runs the page, the
+    main module is the page itself (Streamlit puts it in ``sys.modules["__main__"]``), so
+    every worker would import Streamlit, pandas and the page again (~1 s of CPU a job,
+    measured). A job needs none of it: its code is in :mod:`autoviz.jobs`, preloaded."""
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        popen_forkserver.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            popen_forkserver.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)  # the child's sentinel of its parent, as the original keeps
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Worker(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Popen:  # noqa: N802 - multiprocessing's name
+        return _Popen(process_obj)
+
+
 class Pool:
     """At most ``workers`` jobs at a time, one per session; up to ``waiting`` more wait
     at most ``wait_seconds`` for a free worker, anything beyond is told "busy"."""
@@ -79,8 +110,6 @@ class Pool:
 
     def warm(self) -> None:
         """Start the warm parent now (it imports torch once, ~1-2 s), not on a first job."""
-        from multiprocessing import forkserver
-
         forkserver.ensure_running()
 
     def run(self, kind: str, *args: Any, session: str | None = None,
@@ -123,9 +152,8 @@ class Pool:
     def _spawn(self, kind: str, args: tuple, seconds: float) -> Any:
         receive, send = self._context.Pipe(duplex=False)
         with tempfile.TemporaryDirectory(prefix="autoviz-job-") as folder:
-            process = self._context.Process(
-                target=_child_entry, args=(send, kind, args, self.limits, folder),
-                daemon=True)
+            process = _Worker(target=_child_entry, args=(send, kind, args, self.limits, folder),
+                              daemon=True)
             process.start()
             send.close()
             try:
