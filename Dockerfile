@@ -39,11 +39,11 @@ RUN pip install -r requirements.txt && pip check
 COPY .streamlit/ .streamlit/
 COPY autoviz/ autoviz/
 COPY ui/ ui/
-COPY app.py .
+COPY app.py page.py ./
 # Fail the build, not the first visitor: the page imports, torch is the CPU build, and
 # pygraphviz (while requirements.txt has it) finds its system libraries and lays out a PNG.
-RUN python -m compileall -q app.py autoviz ui \
-    && python -c "import app, torch; assert torch.version.cuda is None, torch.version.cuda" \
+RUN python -m compileall -q app.py page.py autoviz ui \
+    && python -c "import app, page, torch; assert torch.version.cuda is None, torch.version.cuda" \
     && python -c "import importlib.util as u; u.find_spec('pygraphviz') is None or \
 __import__('pygraphviz').AGraph(string='digraph{a->b}').draw(format='png', prog='dot')" \
     && rm -rf /tmp/.cache

@@ -1,222 +1,23 @@
-"""autoviz: the Streamlit page. Wiring only: read widgets -> call the core -> draw."""
+"""autoviz's server: ``streamlit run app.py`` serves the page (page.py) and, before it
+answers its first request, warms what a first visitor would otherwise wait for: the
+worker processes' warm parent (torch imported once), the page's own imports, and the
+landing program's study and layout (see :func:`ui.warm.warm_up`)."""
 
 from __future__ import annotations
 
-import pandas as pd
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import streamlit as st
 
-from autoviz import worker
-from autoviz.drawing import layout
-from autoviz.drawing.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
-from autoviz.lesson.edits import Toggles, apply_toggles
-from autoviz.lesson.study import Study, compare
-from autoviz.runner.errors import ProgramError
-from ui import build, state, view
 
-# Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
-# labels fill the boxes Graphviz laid out for them.
-_GRAPH_TEXT = ("[data-testid='stGraphVizChart'] svg g.node text{{font-size:{0}px !important}}"
-               "[data-testid='stGraphVizChart'] svg g.edge text{{font-size:{1}px !important}}")
-PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}"
-            + _GRAPH_TEXT.format(NODE_ATTRS["fontsize"], EDGE_ATTRS["fontsize"]) + "</style>")
-PROJECTOR_CSS = "<style>" + _GRAPH_TEXT.format(
-    LARGE_NODE_ATTRS["fontsize"], LARGE_EDGE_ATTRS["fontsize"]) + """
-[data-testid='stMainBlockContainer']{padding-top:4.5rem;max-width:100%}
-[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li{font-size:1.3rem}
-[data-testid='stMarkdownContainer'] h4{font-size:1.7rem}
-</style>"""
+@asynccontextmanager
+async def _warm(_app: st.App) -> AsyncIterator[None]:
+    from ui.warm import warm_up
+
+    await asyncio.to_thread(warm_up)
+    yield
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _study(source: str, root: str | None, gradient: str, retain: bool,
-           actions: tuple[str, ...], _session: str | None) -> Study:
-    """Derived from the state, never stored in it; shared only as read-only data. Made
-    in a worker process: a worker that was stopped or crashed gives a Study holding that
-    error (cached like any other); a busy server raises, and nothing is cached."""
-    try:
-        return worker.study(source, root, gradient or None, retain, actions, _session)
-    except worker.JobFailed as exc:
-        if exc.busy:
-            raise
-        return Study(source, error=ProgramError(exc.message, refused=False))
-
-
-def cached_study(source: str, root: str | None, gradient: str, retain: bool,
-                 actions: tuple[str, ...]) -> Study:
-    """The study for these choices (see :func:`_study`); raises
-    :class:`autoviz.worker.JobFailed` when the server is too busy to make it now."""
-    return _study(source, root, gradient, retain, actions, state.session_id())
-
-
-def _show_error(study: Study) -> None:
-    error = study.error
-    assert error is not None
-    where = f"Line {error.lineno}" if error.lineno else "The program"
-    kind = "is not allowed" if error.refused else "fails"
-    view.error_box(f"{where} {kind}", error.message)
-
-
-def run() -> None:
-    state.init()
-    state.load_link()
-    s = st.session_state
-    st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
-                       page_icon="🔁",
-                       initial_sidebar_state="collapsed" if s.projector else "auto")
-    large = bool(s.projector)
-    st.html(PROJECTOR_CSS if large else PAGE_CSS)
-    if not large:
-        st.markdown("### autoviz <small>— PyTorch's autograd, node by node</small>",
-                    unsafe_allow_html=True)
-    if s.form_error:
-        view.error_box("That can't become a program", s.form_error)
-
-    worker.pool().warm()  # the warm parent, if it is not running yet (it imports torch)
-    try:
-        base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
-    except worker.JobFailed as exc:
-        view.error_box("Busy", exc.message)
-        base = _last_good_or_stop(s)
-    shown = base
-    if base.ok:
-        s.last_good = s.code
-    else:
-        _show_error(base)
-        if s.last_good != s.code:
-            st.caption("Still showing the last program that ran.")
-            shown = _last_good_or_stop(s)
-
-    if large:
-        toggles, options = state.current_toggles(), None
-    else:
-        toggles, options = view.settle_toggles(shown)
-    study, notes = _toggled(shown, base, toggles)
-    first = state.take_graph_first(
-        study.error is None and study.graph is not None and bool(study.graph.nodes)
-        and layout.available())
-    if first:
-        st.sidebar.caption("Loading…")  # the sidebar's room, so nothing moves when it fills
-    else:
-        _sidebar()
-    top = st.container()
-    if first:
-        _rest_soon()  # before the graph: should drawing it fail, the rest still comes
-        s.rest_timer = True
-        with top:
-            stepping(study, large)
-        return
-    s.pop("rest_timer", None)  # the whole page is here: the timer has nothing left to do
-    bottom_left, bottom_right = st.columns([3, 2], gap="large")
-    extras = bottom_right.container()
-    if options is not None:
-        with bottom_right:
-            st.markdown("#### Backward")
-            view.backward_section(shown)
-            st.markdown("#### Toggles")
-            view.toggles_section(options)
-    for note in notes:
-        st.caption(note)
-    with top:
-        stepping(study, large)
-    if large:
-        return
-    with extras:
-        if study.trace is not None:
-            view.accumulation_section(study)
-        for lineno, text in study.warnings:
-            st.warning(f"line {lineno}: {text}")
-        if study.output:
-            st.markdown("**Printed**")
-            st.code(study.output, language=None)
-    with bottom_left:
-        view.editor_section()
-        if study is not shown:
-            st.markdown("**The program with your toggles** (this is what is drawn):")
-            st.code(study.source, language="python", line_numbers=True)
-    if study is not shown:
-        view.comparison_section(shown, study, compare(shown, study))
-    st.divider()
-    view.tables_section(study)
-
-
-def _sidebar() -> None:
-    with st.sidebar:
-        st.toggle("Projector mode", key="projector",
-                  help="Big type, thick lines, the graph and the step only.")
-        view.display_section()
-        st.header("Build")
-        build.presets_section()
-        build.expression_section()
-        build.network_section()
-
-
-def _toggled(shown: Study, base: Study, toggles: Toggles) -> tuple[Study, list[str]]:
-    """The study drawn: ``shown`` with the toggles' rewrites applied, if any, and the notes
-    on what they changed."""
-    if not (toggles.active() and base.ok):
-        return shown, []
-    s = st.session_state
-    edited, notes = apply_toggles(s.code, toggles)
-    try:
-        return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions), notes
-    except worker.JobFailed as exc:
-        return shown, [f"The toggles are not applied yet: {exc.message}."]
-
-
-def _last_good_or_stop(s: st.runtime.state.SessionStateProxy) -> Study:
-    """The last program that ran, if the server can give it now; else the page stops
-    after the message already shown."""
-    try:
-        return cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
-    except worker.JobFailed:
-        st.stop()
-        raise
-
-
-@st.fragment(run_every=5)
-def _rest_soon() -> None:
-    """Should the view never say it drew the graph or failed (its script never ran), the
-    rest of the page comes on this timer's first tick instead. The call inline in the
-    first run finds no ``rest_timer`` yet and does nothing; the tick finds it."""
-    if st.session_state.pop("rest_timer", False):
-        st.rerun(scope="app")
-
-
-@st.fragment
-def stepping(study: Study, large: bool) -> None:
-    """The graph, the stepper and the step: a step reruns only this part of the page."""
-    if st.session_state.get("rest_wanted"):  # the view drew the graph: now the whole page
-        st.session_state.rest_wanted = False
-        st.rerun(scope="app")
-    top_left, top_right = st.columns([2.4, 1] if large else [3, 2], gap="medium")
-    n = len(study.trace.steps) if study.trace else 0
-    with top_right:
-        k = view.stepper_section(n) if study.trace else 0
-    dot = None
-    with top_left:
-        if study.error is not None:
-            view.error_box("With the toggles, the program fails", str(study.error))
-        elif study.graph is not None:
-            dot = view.graph_section(study, k, large=large)
-        if study.backward_error:
-            view.error_box("backward() fails", study.backward_error)
-    with top_right:
-        if study.trace is not None:
-            view.step_panel(study, k, compact=large)
-            view.node_details(study)
-            if k == n:
-                st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
-                grads = study.tables["leaf_grads"]
-                st.dataframe(pd.DataFrame(list(grads.rows), columns=list(grads.columns)),
-                             hide_index=True)
-    link = state.write_link()
-    if large or st.session_state.get("graph_first"):
-        return
-    with top_left:  # under the graph, where the step column is taller
-        st.markdown("#### Share and export")
-        view.share_section(link)
-        view.export_section(study, dot)
-
-
-if __name__ == "__main__":
-    run()
+app = st.App("page.py", lifespan=_warm)

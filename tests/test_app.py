@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from autoviz import worker
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "page.py")
 
 
 @pytest.fixture

@@ -223,7 +223,8 @@ def test_dockerignore_keeps_what_the_image_copies_and_drops_the_rest():
                 if line.strip() and not line.lstrip().startswith("#")]
     copied = [src for copy in instructions("COPY") for src in shlex.split(copy)[:-1]
               if not src.startswith("--")]
-    assert {"requirements.txt", "app.py", "autoviz/", "ui/", ".streamlit/"} <= set(copied)
+    assert {"requirements.txt", "app.py", "page.py", "autoviz/", "ui/",
+            ".streamlit/"} <= set(copied)
     for src in copied:
         assert (ROOT / src).exists(), src
         assert not dockerignored(src.rstrip("/"), patterns), src

@@ -24,7 +24,7 @@ from autoviz.lesson.share import (
     unpack_program,
 )
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "page.py")
 
 
 def test_program_round_trips_through_a_short_url_safe_text():

@@ -17,7 +17,7 @@ from autoviz.lesson.lab import make_study
 from autoviz.lesson.presets import PRESETS
 from autoviz.lesson.study import frame
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "page.py")
 
 
 @pytest.fixture(scope="module")

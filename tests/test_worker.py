@@ -193,7 +193,7 @@ def test_the_server_never_imports_torch_or_graphviz():
         from streamlit.testing.v1 import AppTest
 
         if __name__ == "__main__":
-            at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=60)
+            at = AppTest.from_file({str(ROOT / "page.py")!r}, default_timeout=60)
             at.run()
             assert not at.exception, at.exception
             at.button(key="next").click().run()
