@@ -3,6 +3,7 @@ server answers (Streamlit's ``st.App`` lifespan, see app.py)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from autoviz import worker
@@ -31,3 +32,9 @@ def warm_up() -> None:
             layout.layout_svg(scene.dot)
     except Exception:  # noqa: BLE001 - warming is an optimisation; the page reports errors
         _LOG.exception("warming up failed")
+    # Streamlit runs gc.collect(2) after every rerun (runner.postScriptGC), and its cost
+    # grows with every object in the process: what exists now (Streamlit, pandas, pyarrow,
+    # the page's modules) lives as long as the server, so move it out of the collector's
+    # sight; what the reruns make is still collected.
+    gc.collect()
+    gc.freeze()
