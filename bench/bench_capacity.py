@@ -138,7 +138,8 @@ async def _act(s: Session, action: str, i: int) -> float:
     return run.duration
 
 
-async def capacity(server: Server, sessions: int, seconds: float) -> tuple[list[float], int]:
+async def capacity(server: Server, sessions: int, seconds: float,
+                   trivial: bool = False) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = [0]
     deadline = time.monotonic() + seconds
@@ -152,8 +153,9 @@ async def capacity(server: Server, sessions: int, seconds: float) -> tuple[list[
                 while time.monotonic() < deadline:
                     tick = time.monotonic()
                     roll = rng.random()
-                    action = ("step" if roll < 0.7 else "edit" if roll < 0.8 else
-                              "preset" if roll < 0.9 else "toggle")
+                    action = "rerun" if trivial else (
+                        "step" if roll < 0.7 else "edit" if roll < 0.8 else
+                        "preset" if roll < 0.9 else "toggle")
                     try:
                         latencies.append(await _act(s, action, i))
                     except Exception:  # noqa: BLE001 - counted, the user goes on
@@ -164,6 +166,18 @@ async def capacity(server: Server, sessions: int, seconds: float) -> tuple[list[
 
     await asyncio.gather(*(user(i) for i in range(sessions)))
     return latencies, errors[0]
+
+
+def report(label: str, server: Server, k: int, seconds: float, trivial: bool = False) -> None:
+    client = time.process_time()
+    cpu = tree_cpu(server.pid)
+    latencies, errors = asyncio.run(capacity(server, k, seconds, trivial))
+    client, cpu = time.process_time() - client, tree_cpu(server.pid) - cpu
+    q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else [0.0] * 19
+    print(f"  {label}: {len(latencies):>4} actions, p50 "
+          f"{statistics.median(latencies) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms, errors "
+          f"{errors}; CPU: server+workers {cpu / seconds:.2f}, clients "
+          f"{client / seconds:.2f} cores")
 
 
 def main() -> None:
@@ -195,13 +209,16 @@ def main() -> None:
             print(f"\n3. Capacity: K sessions acting every 3 s for {seconds} s "
                   "(70 % steps, 20 % edits/presets, 10 % toggles)")
             for k in ([10, 20] if args.quick else [10, 20, 40]):
-                latencies, errors = asyncio.run(capacity(server, k, seconds))
-                q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else [0] * 19
-                print(f"  K = {k:>2}: {len(latencies):>4} actions, p50 "
-                      f"{statistics.median(latencies) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms,"
-                      f" errors {errors}")
+                report(f"K = {k:>2}", server, k, seconds)
         finally:
             server.stop()
+        # The same load on the trivial page (every action a rerun): what this machine and
+        # this client manage at all (the clients share the machine's two cores).
+        hi = Server(Path(folder) / "hi2.log", app=trivial)
+        try:
+            report("trivial, K = 40", hi, 40, seconds, trivial=True)
+        finally:
+            hi.stop()
 
 
 if __name__ == "__main__":
