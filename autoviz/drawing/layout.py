@@ -8,6 +8,7 @@ graph is laid out once, however many steps, sessions or reruns show it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import threading
@@ -36,9 +37,10 @@ _INHERITED = ("xml:space", "text-anchor", "font-family", "font-size")
 _ATTRIBUTE = {name: re.compile(rf' {name}="([^"]*)"') for name in _INHERITED}
 
 
+@functools.cache
 def available() -> bool:
     """Whether layout can run here (pygraphviz and its bundled Graphviz are installed);
-    looked up without importing it."""
+    looked up once, without importing it (the search stats the file system)."""
     return importlib.util.find_spec("pygraphviz") is not None
 
 
