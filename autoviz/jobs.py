@@ -29,8 +29,8 @@ from autoviz.runner.limits import Limits  # noqa: E402
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
-          actions: tuple[str, ...]) -> Any:
-    return make_study(source, root, gradient, retain, actions)
+          actions: tuple[str, ...], where: Any = None) -> Any:
+    return make_study(source, root, gradient, retain, actions, where)
 
 
 def lay_out(dot: str) -> str:
@@ -80,11 +80,15 @@ def confine(limits: Limits, folder: str, file_bytes: int = 0) -> None:
         pass
 
 
-def child(conn: Any, kind: str, args: tuple, limits: Limits, folder: str) -> None:
+def child(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
+          where: Any = None) -> None:
     """A worker's whole life: confine, run the job, send its pickled result, exit without
-    freeing anything (torch frees a deep graph recursively: exiting skips that)."""
+    freeing anything (torch frees a deep graph recursively: exiting skips that).
+    ``where``: a shared value a program job keeps at the line it runs."""
     try:
         confine(limits, folder, FILE_BYTES[kind])
+        if kind == "study":
+            args = (*args, where)
         outcome: tuple[str, Any] = ("ok", JOBS[kind](*args))
     except MemoryError:
         outcome = ("memory", None)

@@ -58,6 +58,12 @@ def _what(kind: str) -> str:
             "render": "drawing the export"}.get(kind, kind)
 
 
+def _at(line: int) -> str:
+    """Where a program was when its worker died (0: past its last line, recording backward
+    or reading off the result)."""
+    return f" on line {line}" if line else ""
+
+
 class _Popen(popen_forkserver.Popen):
     """The forkserver's launch, less one step: a child re-imports the parent's main module
     (multiprocessing's "safe importing of main"), and while Streamlit runs the page, the
@@ -151,13 +157,14 @@ class Pool:
 
     def _spawn(self, kind: str, args: tuple, seconds: float) -> Any:
         receive, send = self._context.Pipe(duplex=False)
+        where = self._context.RawValue("i", 0)  # the program's line, kept by the worker
         with tempfile.TemporaryDirectory(prefix="autoviz-job-") as folder:
-            process = _Worker(target=_child_entry, args=(send, kind, args, self.limits, folder),
-                              daemon=True)
+            process = _Worker(target=_child_entry,
+                              args=(send, kind, args, self.limits, folder, where), daemon=True)
             process.start()
             send.close()
             try:
-                data = self._receive(receive, process, kind, seconds)
+                data = self._receive(receive, process, kind, seconds, where)
             finally:
                 receive.close()
                 if process.is_alive():
@@ -165,30 +172,31 @@ class Pool:
                 process.join()
         return self._result(kind, data)
 
-    def _receive(self, receive: Any, process: Any, kind: str, seconds: float) -> bytes:
+    def _receive(self, receive: Any, process: Any, kind: str, seconds: float,
+                 where: Any) -> bytes:
         deadline = time.monotonic() + seconds
         if not receive.poll(seconds):
             process.kill()
             process.join()
-            raise JobFailed(f"{_what(kind)} was stopped after {seconds:g} s")
+            raise JobFailed(f"{_what(kind)} was stopped after {seconds:g} s{_at(where.value)}")
         try:
             return receive.recv_bytes(MAX_ANSWER_BYTES)
         except (EOFError, OSError):
             process.join(max(0.0, deadline - time.monotonic()) + 1)
-            raise JobFailed(self._death(kind, process.exitcode)) from None
+            raise JobFailed(self._death(kind, process.exitcode, _at(where.value))) from None
 
-    def _death(self, kind: str, code: int | None) -> str:
-        gb = self.limits.memory_bytes / 2**30
+    def _death(self, kind: str, code: int | None, at: str) -> str:
+        gb, what = self.limits.memory_bytes / 2**30, _what(kind)
         if code == -signal.SIGSEGV:
-            return (f"torch crashed while running {_what(kind)} (segmentation fault); "
-                    "the server and other sessions are fine")
+            return (f"torch crashed{at} while running {what} (segmentation fault); the "
+                    "server and other sessions are fine")
         if code == -signal.SIGXCPU:
-            return f"{_what(kind)} used more than {self.limits.job_seconds:g} s of CPU"
+            return f"{what} used more than {self.limits.job_seconds:g} s of CPU{at}"
         if code == -signal.SIGKILL:
-            return f"{_what(kind)} was stopped: it needed more than {gb:g} GB of memory"
+            return f"{what} was stopped{at}: it needed more than {gb:g} GB of memory"
         if code is not None and code < 0:
-            return f"{_what(kind)} was stopped by signal {signal.Signals(-code).name}"
-        return f"{_what(kind)} ended without an answer (exit code {code})"
+            return f"{what} was stopped{at} by signal {signal.Signals(-code).name}"
+        return f"{what} ended without an answer (exit code {code})"
 
     def _result(self, kind: str, data: bytes) -> Any:
         try:
@@ -207,10 +215,11 @@ class Pool:
         raise JobFailed(f"{_what(kind)} failed in its worker: {value}")
 
 
-def _child_entry(conn: Any, kind: str, args: tuple, limits: Limits, folder: str) -> None:
+def _child_entry(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
+                 where: Any) -> None:
     from autoviz.jobs import child
 
-    child(conn, kind, args, limits, folder)
+    child(conn, kind, args, limits, folder, where)
 
 
 _pool: Pool | None = None

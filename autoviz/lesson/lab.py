@@ -68,21 +68,27 @@ def parse_gradient(text: str) -> torch.Tensor:
 
 
 def make_study(source: str, root: str | None = None, gradient: str | None = None,
-               retain_graph: bool = True, actions: tuple[str, ...] = ()) -> Study:
+               retain_graph: bool = True, actions: tuple[str, ...] = (),
+               where: Any = None) -> Study:
     """Run ``source``, record backward from ``root`` (default: the best candidate), and
-    return what the page shows, as plain data."""
-    return freeze(run_study(source, root, gradient, retain_graph, actions))
+    return what the page shows, as plain data. ``where``: see :func:`run_program` (0 once
+    the program has run)."""
+    return freeze(run_study(source, root, gradient, retain_graph, actions, where))
 
 
 def run_study(source: str, root: str | None = None, gradient: str | None = None,
-              retain_graph: bool = True, actions: tuple[str, ...] = ()) -> Live:
+              retain_graph: bool = True, actions: tuple[str, ...] = (),
+              where: Any = None) -> Live:
     """:func:`make_study`'s live half: the program run and its backward recorded."""
     study = Live(source)
     try:
-        program = run_program(source)
+        program = run_program(source, where=where)
     except ProgramError as exc:
         study.error = exc
         return study
+    finally:
+        if where is not None:
+            where.value = 0  # past the program: recording backward, reading it off
     study.program = program
     study.roots = tuple(root_candidates(program))
     if program.traces and (root is None or root == program.traces[-1].root_name) \

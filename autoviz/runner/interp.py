@@ -24,9 +24,10 @@ from autoviz.runner.values import _SEEDS, _Module
 class Interpreter(Statements, Expressions, Calls):
     """Interprets one checked program tree into a :class:`~autoviz.runner.program.Program`."""
 
-    def __init__(self, program: Any, limits: Any) -> None:
+    def __init__(self, program: Any, limits: Any, where: Any = None) -> None:
         self.program = program
         self.limits = limits
+        self.where = where  # .value: the line being run (see run_program)
         self.budget = Budget(limits)
         self.globals: dict[str, Any] = program.namespace
         self.modules: dict[str, _Module] = {}

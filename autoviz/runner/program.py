@@ -73,11 +73,13 @@ def _parse(source: str, limits: Limits) -> ast.Module:
     return tree
 
 
-def run_program(source: str, limits: Limits | None = None) -> Program:
+def run_program(source: str, limits: Limits | None = None, *, where: Any = None) -> Program:
     """Run ``source`` (a small PyTorch program) safely and return what it left behind.
 
     Raises :class:`ProgramError` (with ``.lineno``) when the program is refused or fails;
-    nothing else escapes.
+    nothing else escapes. ``where``: an object whose ``.value`` gets the line about to run
+    before each statement (a shared value, so that whoever watches this process knows the
+    line it was on should it die in torch).
     """
     limits = limits or _DEFAULT_LIMITS
     if not isinstance(source, str):
@@ -85,7 +87,7 @@ def run_program(source: str, limits: Limits | None = None) -> Program:
     tree = _parse(source, limits)
     program = Program(source=source)
     try:
-        Interpreter(program, limits).run(tree)
+        Interpreter(program, limits, where).run(tree)
     except ProgramError:
         raise
     except RecursionError:

@@ -55,8 +55,11 @@ class Statements:
     def _block(self, body: list[ast.stmt] | tuple[ast.stmt, ...]) -> None:
         budget = self.budget
         statements = self.STATEMENTS
+        where = self.where
         for stmt in body:
             budget.lineno = stmt.lineno
+            if where is not None:
+                where.value = stmt.lineno
             budget.tick()
             statements.get(stmt.__class__, Statements._unsupported_statement)(self, stmt)
 
