@@ -174,7 +174,7 @@ def stepping(study: Study, large: bool) -> None:
         k = view.stepper_section(n) if study.trace else 0
     dot = None
     with top_left:
-        if study.error is not None:
+        if study.error is not None and study.source != st.session_state.code:
             view.error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
             dot = view.graph_section(study, k, large=large)

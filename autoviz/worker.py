@@ -34,13 +34,15 @@ MAX_ANSWER_BYTES = 512 * 1024 * 1024
 
 
 class JobFailed(Exception):
-    """A job gave no result. ``message`` is plain words for the page; ``busy``: it never
-    ran (the server is full, or this session's last job is still running): try again."""
+    """A job gave no result. ``message`` is plain words for the page; ``lineno``: the
+    program's line its worker was on, if known; ``busy``: it never ran (the server is
+    full, or this session's last job is still running): try again."""
 
-    def __init__(self, message: str, busy: bool = False) -> None:
+    def __init__(self, message: str, busy: bool = False, lineno: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.busy = busy
+        self.lineno = lineno
 
 
 class _Answer(pickle.Unpickler):
@@ -178,12 +180,14 @@ class Pool:
         if not receive.poll(seconds):
             process.kill()
             process.join()
-            raise JobFailed(f"{_what(kind)} was stopped after {seconds:g} s{_at(where.value)}")
+            raise JobFailed(f"{_what(kind)} was stopped after {seconds:g} s{_at(where.value)}",
+                            lineno=where.value or None)
         try:
             return receive.recv_bytes(MAX_ANSWER_BYTES)
         except (EOFError, OSError):
             process.join(max(0.0, deadline - time.monotonic()) + 1)
-            raise JobFailed(self._death(kind, process.exitcode, _at(where.value))) from None
+            raise JobFailed(self._death(kind, process.exitcode, _at(where.value)),
+                            lineno=where.value or None) from None
 
     def _death(self, kind: str, code: int | None, at: str) -> str:
         gb, what = self.limits.memory_bytes / 2**30, _what(kind)

@@ -7,6 +7,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from autoviz import worker
+from autoviz.lesson.share import View, to_params
+from autoviz.runner.limits import Limits
 
 APP = str(Path(__file__).resolve().parents[1] / "page.py")
 
@@ -263,3 +265,23 @@ def test_program_that_calls_backward_itself_is_stepped_as_it_ran(app):
     assert "tensor([20.])" in "\n".join(c.value for c in app.code)
     app.button(key="end").click().run()
     assert "grad [20.]" in dot(app)
+
+
+def test_a_program_its_worker_had_to_stop_names_the_line_and_keeps_the_last_graph(
+        app, monkeypatch):
+    monkeypatch.setattr(worker, "_pool", worker.Pool(limits=Limits(job_seconds=2)))
+    set_code(app, "import torch\nx = torch.ones(2, requires_grad=True)\n"
+                  "print(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))\n")
+    (error,) = errors(app)
+    assert "Line 3 fails" in error and "the program was stopped after 2 s on line 3" in error
+    assert "O = 5*a**2" in dot(app)  # the last program that ran
+
+
+def test_a_link_to_a_failing_program_says_so_once():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["view"] = "classic"
+    for key, value in to_params(View(code="import torch\nq = undefined\n")).items():
+        at.query_params[key] = value
+    at.run()
+    (error,) = errors(at)
+    assert "Line 2 fails" in error and "NameError: name 'undefined' is not defined" in error

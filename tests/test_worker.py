@@ -80,7 +80,7 @@ def test_a_single_c_call_past_the_wall_clock_is_killed_and_the_next_job_works():
     with pytest.raises(worker.JobFailed,
                        match="^the program was stopped after 2 s on line 2$") as failed:
         pool.run("study", HUGE_PRINT, None, None, True, ())
-    assert not failed.value.busy
+    assert not failed.value.busy and failed.value.lineno == 2
     assert time.monotonic() - start < 4
     assert not workers_now()  # killed and reaped
     works(pool)

@@ -21,7 +21,7 @@ def _study(source: str, root: str | None, gradient: str, retain: bool,
     except worker.JobFailed as exc:
         if exc.busy:
             raise
-        return Study(source, error=ProgramError(exc.message, refused=False))
+        return Study(source, error=ProgramError(exc.message, exc.lineno, refused=False))
 
 
 def cached_study(source: str, root: str | None, gradient: str, retain: bool,
