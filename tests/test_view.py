@@ -6,16 +6,23 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference import fold_status, folded_frame, frame
 from streamlit.testing.v1 import AppTest
 
 from autoviz.autograd.graph import extract_graph
 from autoviz.drawing import layout
-from autoviz.drawing.collapse import collapse, fold_status
+from autoviz.drawing.collapse import collapse
 from autoviz.drawing.render import to_dot
-from autoviz.drawing.scene import current_id, folded_frame, make_scene, neighbours, step_state
+from autoviz.drawing.scene import (
+    current_id,
+    make_scene,
+    neighbours,
+    step_frame,
+    step_state,
+    timeline_scene,
+)
 from autoviz.lesson.lab import make_study
 from autoviz.lesson.presets import PRESETS
-from autoviz.lesson.study import frame
 
 APP = str(Path(__file__).resolve().parents[1] / "page.py")
 
@@ -309,3 +316,15 @@ def test_the_classic_view_is_the_fallback(page):
     page.run()
     assert not page.get("bidi_component")
     assert "MulBackward0" in page.get("graphviz_chart")[0].proto.spec
+
+
+@pytest.mark.parametrize("key", ["scalar", "neuron", "mlp", "deep"])
+def test_the_classic_views_state_is_the_reference_frame(key):
+    """The classic view restyles the unfolded graph from the same timeline as the
+    interactive one: at every step, exactly the reference replay's status and notes."""
+    preset = PRESETS[key]
+    study = make_study(preset.code, preset.root)
+    scene = timeline_scene(study.graph, study.trace)
+    for k in range(len(study.trace.steps) + 1):
+        shown = frame(study.trace, k)
+        assert step_frame(scene, study.trace, k) == (shown.status, shown.notes), (key, k)

@@ -15,14 +15,13 @@ from autoviz.data import Graph, Value, short_path
 from autoviz.data import text as preview
 from autoviz.drawing import layout
 from autoviz.drawing.render import to_dot
-from autoviz.drawing.scene import folded_frame
+from autoviz.drawing.scene import Scene, step_frame, timeline_scene
 from autoviz.lesson.edits import Toggles, statement_lines
 from autoviz.lesson.study import (
     BACKWARD,
     ZERO,
     Comparison,
     Study,
-    frame,
 )
 from ui import graphview
 from ui.state import current_toggles, reset_run
@@ -201,11 +200,26 @@ def _step_dot(study: Study, graph: Graph, k: int, saved: bool, large: bool) -> s
         return to_dot(graph, saved=saved, large=large)
     if graph is not study.graph:
         scene = graphview.scene_for(study, large, saved)[0]
-        status, notes = folded_frame(scene, study.trace, k)
     else:
-        shown = frame(study.trace, k)
-        status, notes = shown.status, shown.notes
+        scene = _timeline_scene(study)
+    status, notes = step_frame(scene, study.trace, k)
     return to_dot(graph, status, notes, saved=saved, large=large)
+
+
+_timelines: dict[int, tuple[weakref.ref, Scene]] = {}
+
+
+def _timeline_scene(study: Study) -> Scene:
+    """The study's unfolded timeline, made once per study (the classic view's steps)."""
+    assert study.graph is not None and study.trace is not None
+    hit = _timelines.get(id(study))
+    if hit is not None and hit[0]() is study:
+        return hit[1]
+    scene = timeline_scene(study.graph, study.trace)
+    _timelines[id(study)] = (weakref.ref(study), scene)
+    while len(_timelines) > 32:
+        _timelines.pop(next(iter(_timelines)))
+    return scene
 
 
 def _folded_note(study: Study, text: str) -> None:

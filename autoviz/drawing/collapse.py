@@ -201,29 +201,3 @@ def _build(graph: Graph, groups: list[list[str]], kinds: list[str], depth: list[
             edges.append(GraphEdge(src, dst, -1, edge.output_nr))
     drawn = Graph(tuple(nodes), tuple(edges), graph.roots, graph.root_tensors)
     return Collapsed(drawn, tuple(folds), total, owner)
-
-
-def fold_status(collapsed: Collapsed, status: Mapping[str, str],
-                notes: Mapping[str, str], current: tuple[int, str] | None = None,
-                ) -> tuple[dict[str, str], dict[str, str]]:
-    """A frame's per-node status and notes, as the folded graph shows them: a summary is
-    "current" if the step is inside it (its note names the node), "done" when all its
-    nodes ran, "pending" while some did."""
-    if not collapsed.folds:
-        return dict(status), dict(notes)
-    out_status = {k: v for k, v in status.items() if k not in collapsed.owner}
-    out_notes = {k: v for k, v in notes.items() if k not in collapsed.owner}
-    for fold in collapsed.folds:
-        states = [status.get(m) for m in fold.members]
-        ran = sum(s in ("done", "current") for s in states)
-        if "current" in states:
-            out_status[fold.id] = "current"
-            if current is not None:
-                out_notes[fold.id] = f"▶ step {current[0]}: {current[1]}"
-        elif ran == fold.runnable:
-            out_status[fold.id] = "done"
-            out_notes[fold.id] = f"all {ran:,} ran"
-        elif ran or "pending" in states:
-            out_status[fold.id] = "pending"
-            out_notes[fold.id] = f"{ran:,} of {fold.runnable:,} ran"
-    return out_status, out_notes

@@ -11,17 +11,27 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from autoviz.data import BackwardTrace, Graph
-from autoviz.drawing.collapse import DEFAULT_BUDGET, Collapsed, collapse, fold_status
+from autoviz.data import BackwardTrace, Graph, Step, text
+from autoviz.drawing.collapse import DEFAULT_BUDGET, Collapsed, collapse
 from autoviz.drawing.render import to_dot
-from autoviz.lesson.study import done_note, frame
+
+
+def done_note(trace: BackwardTrace, step: Step) -> str:
+    """A node's note once it ran: what it got (a leaf: what its .grad got)."""
+    received = step.grad_outputs[0] if step.grad_outputs else None
+    node = trace.graph.node(step.node_id)
+    if node.kind == "leaf":
+        before = node.tensor.grad if node.tensor else None
+        return (f"grad {text(received)}" if before is None
+                else f"grad += {text(received)}")
+    return f"got {text(received)}"
 
 
 @dataclass(frozen=True)
 class Timeline:
     """When each node of a trace runs and receives, so that a drawn node's state at any
-    step costs a lookup, not a replay of the steps before it (:func:`frame` is the
-    reference, and tests hold the two equal)."""
+    step costs a lookup, not a replay of the steps before it (tests/reference.py replays
+    them, and tests hold the two equal)."""
 
     done_at: dict[str, int]  # node id -> the step (1-based) that ran it
     notes: dict[str, str]  # node id -> its note once it ran
@@ -115,17 +125,6 @@ def make_scene(graph: Graph, trace: BackwardTrace | None, budget: int = DEFAULT_
     return Scene(folded, dot, tuple(sorted(space)), timeline)
 
 
-def folded_frame(scene: Scene, trace: BackwardTrace, k: int,
-                 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Step ``k``'s status and notes per drawn node (summaries included)."""
-    shown = frame(trace, k)
-    current = None
-    if 0 < shown.k <= len(trace.steps):
-        step = trace.steps[shown.k - 1]
-        current = (shown.k, trace.graph.node(step.node_id).name)
-    return fold_status(scene.collapsed, shown.status, shown.notes, current)
-
-
 def step_state(scene: Scene, trace: BackwardTrace | None, k: int) -> dict[str, list]:
     """Drawn node id -> [status or None, note or None] at step ``k``: what
     :func:`folded_frame` gives, at a cost that grows with the drawn nodes, not with k."""
@@ -162,6 +161,21 @@ def step_state(scene: Scene, trace: BackwardTrace | None, k: int) -> dict[str, l
                 out[node_id] = ["pending", f"waiting: {got} of {total} in" if total > 1
                                 else "next"]
     return out
+
+
+def step_frame(scene: Scene, trace: BackwardTrace | None, k: int
+               ) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`step_state` as DOT takes it: status and note per drawn node."""
+    state = step_state(scene, trace, k)
+    return ({i: s for i, (s, _) in state.items() if s},
+            {i: n for i, (_, n) in state.items() if n})
+
+
+def timeline_scene(graph: Graph, trace: BackwardTrace) -> Scene:
+    """``graph`` unfolded, with its timeline: what the classic view restyles per step
+    (it lays nothing out ahead, so no DOT is written here)."""
+    folded = collapse(graph, 0)
+    return Scene(folded, "", (), make_timeline(trace, folded))
 
 
 def current_id(scene: Scene, trace: BackwardTrace | None, k: int) -> str | None:

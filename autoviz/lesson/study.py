@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from autoviz.data import BackwardTrace, Graph, Step, text
+from autoviz.data import BackwardTrace, Graph
 from autoviz.runner.errors import ProgramError
 
 BACKWARD = "backward"
@@ -79,54 +79,6 @@ class Study:
     def manual_call(self, k: int) -> ManualCall | None:
         """Step ``k``'s manual call (1-based, as the stepper counts)."""
         return self.calls[k - 1] if 1 <= k <= len(self.calls) else None
-
-
-@dataclass(frozen=True)
-class Frame:
-    """How the graph looks at step k: node status and a note per node."""
-
-    k: int
-    status: dict[str, str]
-    notes: dict[str, str]
-
-
-def done_note(trace: BackwardTrace, step: Step) -> str:
-    """A node's note once it ran: what it got (a leaf: what its .grad got)."""
-    received = step.grad_outputs[0] if step.grad_outputs else None
-    node = trace.graph.node(step.node_id)
-    if node.kind == "leaf":
-        before = node.tensor.grad if node.tensor else None
-        return (f"grad {text(received)}" if before is None
-                else f"grad += {text(received)}")
-    return f"got {text(received)}"
-
-
-def frame(trace: BackwardTrace, k: int) -> Frame:
-    """Step ``k`` of the replay: 0 is before backward, ``len(steps)`` is the end."""
-    k = max(0, min(k, len(trace.steps)))
-    status: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    arrived: dict[str, int] = {}
-    for step in trace.steps[:k]:
-        status[step.node_id] = "done"
-        notes[step.node_id] = done_note(trace, step)
-        for dst, grad in zip(step.next_ids, step.grad_inputs):
-            if grad is not None:
-                arrived[dst] = arrived.get(dst, 0) + 1
-    if k:
-        status[trace.steps[k - 1].node_id] = "current"
-    elif trace.graph.roots:
-        status[trace.graph.roots[0]] = "pending"
-    consumers: dict[str, int] = {}
-    for edge in trace.graph.edges:
-        consumers[edge.dst] = consumers.get(edge.dst, 0) + 1
-    for node_id, count in arrived.items():
-        if node_id not in status and trace.graph.node(node_id).kind != "none":
-            status[node_id] = "pending"
-            total = consumers.get(node_id, count)
-            notes[node_id] = (f"waiting: {count} of {total} in" if total > 1
-                              else "next")
-    return Frame(k, status, notes)
 
 
 @dataclass(frozen=True)
