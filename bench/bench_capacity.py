@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from stclient import Server, Session  # noqa: E402
+from stclient import Server, Session, process_tree  # noqa: E402
 
 from autoviz.lesson.presets import PRESETS  # noqa: E402
 
@@ -58,25 +58,8 @@ requestAnimationFrame(look);
 def tree_cpu(pid: int) -> float:
     """CPU seconds of ``pid`` and every descendant, with the reaped children's (the workers
     exit after each job; their parent, the forkserver, collects their time)."""
-    parents: dict[int, int] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)], stats[int(entry)] = int(fields[1]), fields
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        current = frontier.pop()
-        for child, parent in parents.items():
-            if parent == current and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    ticks = sum(int(stats[p][11]) + int(stats[p][12]) + int(stats[p][13]) + int(stats[p][14])
-                for p in tree if p in stats)
+    ticks = sum(int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+                for f in process_tree(pid).values())
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -236,6 +236,27 @@ class Session:
 
 # --- the real server -------------------------------------------------------------------------
 
+def process_tree(pid: int) -> dict[int, list[str]]:
+    """``pid`` and all its descendants (a server's workers, say), each with the fields of
+    its /proc/<pid>/stat after the command name."""
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stats[int(entry)] = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                pass
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, fields in stats.items():
+            if int(fields[1]) == current and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return {p: stats[p] for p in tree if p in stats}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,14 +6,13 @@ on 127.0.0.1; traffic is bounded in count and time.
 """
 
 import asyncio
-import os
 import threading
 import time
 import urllib.request
 from urllib.parse import urlencode
 
 import pytest
-from stclient import Server, Session
+from stclient import Server, Session, process_tree
 
 from autoviz.lesson.share import View, to_params
 
@@ -47,23 +46,8 @@ EXPECT = {
 
 def tree_rss_mb(pid):
     """Resident memory of ``pid`` and all its descendants (the workers), in MB."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                pass
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        current = frontier.pop()
-        for child, parent in parents.items():
-            if parent == current and child not in tree:
-                tree.add(child)
-                frontier.append(child)
     total = 0
-    for member in tree:
+    for member in process_tree(pid):
         try:
             with open(f"/proc/{member}/status") as f:
                 total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))

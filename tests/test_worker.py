@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from stclient import process_tree
 
 from autoviz import worker
 from autoviz.lesson.lab import make_study
@@ -25,27 +26,13 @@ HUGE_PRINT = "import torch\nprint(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))\n"
 SMALL = "import torch\na = torch.tensor([3.], requires_grad=True)\nO = 5 * a ** 2\n"
 
 
-def children(pid):
-    """Pids whose parent is ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            if ppid == pid:
-                found.append(int(entry))
-    return found
-
-
 def workers_now():
     """The worker processes running now: the forkserver's children."""
     from multiprocessing import forkserver
 
     server = forkserver._forkserver._forkserver_pid
-    return children(server) if server else []
+    return [p for p, fields in process_tree(server).items()
+            if int(fields[1]) == server] if server else []
 
 
 def works(pool):
