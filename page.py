@@ -54,11 +54,15 @@ def run() -> None:
     worker.pool().warm()  # the warm parent, if it is not running yet (it imports torch)
     try:
         base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
-    except worker.JobFailed as exc:
-        view.error_box("Busy", exc.message)
-        base = _last_good_or_stop(s)
+        ran = True
+    except worker.JobFailed as exc:  # nothing is known of this program yet
+        view.error_box("Busy" if exc.busy else "The server could not run the program",
+                       exc.message)
+        base, ran = _last_good_or_stop(s), False
     shown = base
-    if base.ok:
+    if not ran:
+        st.caption("Still showing the last program that ran.")
+    elif base.ok:
         s.last_good = s.code
     else:
         _show_error(base)
@@ -144,10 +148,10 @@ def _toggled(shown: Study, base: Study, toggles: Toggles) -> tuple[Study, list[s
 
 
 def _last_good_or_stop(s: st.runtime.state.SessionStateProxy) -> Study:
-    """The last program that ran, if the server can give it now; else the page stops
-    after the message already shown."""
+    """The last program that ran, if the server can give it now (no second wait in the
+    queue); else the page stops after the message already shown."""
     try:
-        return cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions)
+        return cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions, wait=False)
     except worker.JobFailed:
         st.stop()
         raise

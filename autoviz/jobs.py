@@ -100,6 +100,8 @@ def child(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
         data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         data = pickle.dumps(("memory", None))
+    except BaseException as exc:  # noqa: BLE001 - e.g. a RecursionError: say so, and exit
+        data = pickle.dumps(("error", f"could not send the result ({type(exc).__name__})"))
     try:
         conn.send_bytes(data)
     finally:

@@ -13,10 +13,12 @@ This module never imports torch: it is what the Streamlit server uses to run pro
 from __future__ import annotations
 
 import io
+import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -24,25 +26,41 @@ from dataclasses import replace
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any, Mapping
 
+from autoviz.data import paused_gc
 from autoviz.runner.limits import Limits
 
 PRELOAD = ["autoviz.jobs"]
-# What a worker's answer may contain: the plain records, nothing that runs code.
-_MODULES = {"autoviz.data", "autoviz.lesson.study", "autoviz.runner.errors"}
-_BUILTINS = {"set", "frozenset", "complex", "slice", "range"}
-MAX_ANSWER_BYTES = 512 * 1024 * 1024
+# What a worker's answer may contain: the plain records, by exact name (a dotted name would
+# reach through a module's attributes: ``autoviz.data.__builtins__.get``), nothing that runs
+# code but ProgramError's own constructor.
+_ALLOWED = {
+    ("autoviz.data", name) for name in (
+        "Value", "TensorInfo", "SavedTensor", "Paths", "GraphNode", "GraphEdge", "Graph",
+        "Contribution", "Step", "BackwardTrace")
+} | {
+    ("autoviz.lesson.study", name) for name in ("Study", "Pass", "ManualCall", "Table")
+} | {("autoviz.runner.errors", "_rebuild")}
+_ANSWERS = {"study": "Study", "layout": "str", "render": "bytes"}
+# The largest answer the page takes: the Long chain preset (10,001 nodes) sends 7.6 MB, and
+# unpickling costs the server ~50 ms a MB of its GIL; past this a graph is too big to show.
+MAX_ANSWER_BYTES = 32 * 2**20
+_LOG = logging.getLogger(__name__)
 
 
 class JobFailed(Exception):
     """A job gave no result. ``message`` is plain words for the page; ``lineno``: the
     program's line its worker was on, if known; ``busy``: it never ran (the server is
-    full, or this session's last job is still running): try again."""
+    full, or this session's last job is still running): try again; ``transient``: the
+    failure says nothing about the program (a worker could not start, or its answer was
+    refused), so it is not remembered as the program's result."""
 
-    def __init__(self, message: str, busy: bool = False, lineno: int | None = None) -> None:
+    def __init__(self, message: str, busy: bool = False, lineno: int | None = None,
+                 transient: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.busy = busy
         self.lineno = lineno
+        self.transient = busy or transient  # not the program's doing: do not keep it
 
 
 class _Answer(pickle.Unpickler):
@@ -50,7 +68,7 @@ class _Answer(pickle.Unpickler):
     worker is not trusted more than the program it ran)."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module in _MODULES or (module == "builtins" and name in _BUILTINS):
+        if (module, name) in _ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"a worker may not send {module}.{name}")
 
@@ -117,14 +135,19 @@ class Pool:
         self._context.set_forkserver_preload(PRELOAD)
 
     def warm(self) -> None:
-        """Start the warm parent now (it imports torch once, ~1-2 s), not on a first job."""
-        forkserver.ensure_running()
+        """Start the warm parent now (it imports torch once, ~1-2 s), not on a first job.
+        A failure is logged; the next job reports it as its own."""
+        try:
+            forkserver.ensure_running()
+        except OSError:
+            _LOG.exception("could not start the workers' warm parent")
 
     def run(self, kind: str, *args: Any, session: str | None = None,
-            seconds: float | None = None) -> Any:
+            seconds: float | None = None, wait: bool = True) -> Any:
         """Run job ``kind`` (see :data:`autoviz.jobs.JOBS`) in a fresh worker; return its
-        result or raise :class:`JobFailed`."""
-        self._enter(session)
+        result or raise :class:`JobFailed` (``wait=False``: busy at once if no worker is
+        free)."""
+        self._enter(session, wait)
         try:
             with self._lock:
                 self.started += 1
@@ -135,13 +158,13 @@ class Pool:
                 with self._lock:
                     self._sessions.discard(session)
 
-    def _enter(self, session: str | None) -> None:
+    def _enter(self, session: str | None, wait: bool = True) -> None:
         with self._lock:
             if session is not None and session in self._sessions:
                 raise JobFailed("your last request is still running; try again in a moment",
                                 busy=True)
-            got = self._slots.acquire(blocking=False)
-            if not got and self._queued >= self.waiting:
+            got = self._queued == 0 and self._slots.acquire(blocking=False)
+            if not got and (not wait or self._queued >= self.waiting):
                 raise JobFailed("the server is busy; try again in a moment", busy=True)
             if session is not None:
                 self._sessions.add(session)
@@ -158,13 +181,25 @@ class Pool:
             raise JobFailed("the server is busy; try again in a moment", busy=True)
 
     def _spawn(self, kind: str, args: tuple, seconds: float) -> Any:
-        receive, send = self._context.Pipe(duplex=False)
-        where = self._context.RawValue("i", 0)  # the program's line, kept by the worker
-        with tempfile.TemporaryDirectory(prefix="autoviz-job-") as folder:
+        try:
+            receive, send = self._context.Pipe(duplex=False)
+            where = self._context.RawValue("i", 0)  # the program's line, kept by the worker
+            folder = tempfile.TemporaryDirectory(prefix="autoviz-job-")
+        except OSError as exc:
+            raise JobFailed(f"the server could not start a worker ({exc})",
+                            transient=True) from None
+        with folder:
             process = _Worker(target=_child_entry,
-                              args=(send, kind, args, self.limits, folder, where), daemon=True)
-            process.start()
-            send.close()
+                              args=(send, kind, args, self.limits, folder.name, where),
+                              daemon=True)
+            try:
+                process.start()
+            except (OSError, EOFError) as exc:
+                receive.close()
+                raise JobFailed(f"the server could not start a worker ({exc!r})",
+                                transient=True) from None
+            finally:
+                send.close()
             try:
                 data = self._receive(receive, process, kind, seconds, where)
             finally:
@@ -172,6 +207,7 @@ class Pool:
                 if process.is_alive():
                     process.kill()
                 process.join()
+                process.close()
         return self._result(kind, data)
 
     def _receive(self, receive: Any, process: Any, kind: str, seconds: float,
@@ -184,10 +220,17 @@ class Pool:
                             lineno=where.value or None)
         try:
             return receive.recv_bytes(MAX_ANSWER_BYTES)
-        except (EOFError, OSError):
+        except OSError:  # longer than MAX_ANSWER_BYTES ("bad message length")
+            process.kill()
+            raise JobFailed(f"{_what(kind)} made a graph too large to show here (more than "
+                            f"{MAX_ANSWER_BYTES // 2**20} MB to send to the page); try "
+                            "fewer steps") from None
+        except EOFError:
             process.join(max(0.0, deadline - time.monotonic()) + 1)
-            raise JobFailed(self._death(kind, process.exitcode, _at(where.value)),
-                            lineno=where.value or None) from None
+            code = process.exitcode
+            raise JobFailed(self._death(kind, code, _at(where.value)),
+                            lineno=where.value or None,
+                            transient=code is None or code >= 0) from None
 
     def _death(self, kind: str, code: int | None, at: str) -> str:
         gb, what = self.limits.memory_bytes / 2**30, _what(kind)
@@ -198,16 +241,20 @@ class Pool:
             return f"{what} used more than {self.limits.job_seconds:g} s of CPU{at}"
         if code == -signal.SIGKILL:
             return f"{what} was stopped{at}: it needed more than {gb:g} GB of memory"
-        if code is not None and code < 0:
+        if code is not None and code < 0 and -code in signal.valid_signals():
             return f"{what} was stopped{at} by signal {signal.Signals(-code).name}"
         return f"{what} ended without an answer (exit code {code})"
 
     def _result(self, kind: str, data: bytes) -> Any:
         try:
-            status, value = _Answer(io.BytesIO(data)).load()
+            with paused_gc():  # tens of thousands of records, none in a cycle
+                status, value = _Answer(io.BytesIO(data)).load()
         except Exception as exc:
-            raise JobFailed(f"a worker's answer was refused ({exc})") from None
+            raise JobFailed(f"a worker's answer was refused ({exc})", transient=True) from None
         if status == "ok":
+            if type(value).__name__ != _ANSWERS.get(kind):
+                raise JobFailed(f"a worker's answer was refused (a {type(value).__name__})",
+                                transient=True)
             return value
         if status == "memory":
             gb = self.limits.memory_bytes / 2**30
@@ -221,6 +268,10 @@ class Pool:
 
 def _child_entry(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
                  where: Any) -> None:
+    if "autoviz.jobs" not in sys.modules:  # the warm parent failed to preload it
+        conn.send_bytes(pickle.dumps(("error", "the workers' warm parent could not import "
+                                      "autoviz.jobs (see the server's log)")))
+        os._exit(0)
     from autoviz.jobs import child
 
     child(conn, kind, args, limits, folder, where)
@@ -240,7 +291,7 @@ def settings(env: Mapping[str, str]) -> tuple[int, Limits]:
         memory_bytes=int(env.get("AUTOVIZ_MEMORY_MB", base.memory_bytes // 2**20)) * 2**20,
         job_seconds=float(env.get("AUTOVIZ_JOB_SECONDS", base.job_seconds)),
         layout_seconds=float(env.get("AUTOVIZ_LAYOUT_SECONDS", base.layout_seconds)))
-    return int(env.get("AUTOVIZ_WORKERS", "2")), limits
+    return max(1, int(env.get("AUTOVIZ_WORKERS", "2"))), limits
 
 
 def pool() -> Pool:
@@ -254,9 +305,10 @@ def pool() -> Pool:
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
-          actions: tuple[str, ...], session: str | None = None) -> Any:
+          actions: tuple[str, ...], session: str | None = None, wait: bool = True) -> Any:
     """:func:`autoviz.lesson.lab.make_study` in a worker: a :class:`~autoviz.lesson.study.Study`."""
-    return pool().run("study", source, root, gradient, retain, actions, session=session)
+    return pool().run("study", source, root, gradient, retain, actions, session=session,
+                      wait=wait)
 
 
 def lay_out(dot: str) -> str:
@@ -264,6 +316,7 @@ def lay_out(dot: str) -> str:
     return pool().run("layout", dot, seconds=pool().limits.layout_seconds)
 
 
-def render(dot: str, fmt: str) -> bytes:
+def render(dot: str, fmt: str, session: str | None = None) -> bytes:
     """:func:`autoviz.drawing.layout.render` (an SVG or PNG export) in a worker."""
-    return pool().run("render", dot, fmt, seconds=pool().limits.layout_seconds)
+    return pool().run("render", dot, fmt, session=session,
+                      seconds=pool().limits.layout_seconds)

@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from autoviz import worker
 from autoviz.lesson.share import View, to_params
 from autoviz.runner.limits import Limits
+from ui import studies
 
 APP = str(Path(__file__).resolve().parents[1] / "page.py")
 
@@ -80,7 +80,7 @@ def test_stepping_forward_back_reset_and_to_the_end(app):
 
 def test_stepping_replays_without_running_the_program_again(app):
     """Stepping starts no worker job: no program run, no layout, no manual call."""
-    st.cache_resource.clear()
+    studies.clear()
     pool = worker.pool()
     app.run()
     first = pool.started
@@ -285,3 +285,70 @@ def test_a_link_to_a_failing_program_says_so_once():
     at.run()
     (error,) = errors(at)
     assert "Line 2 fails" in error and "NameError: name 'undefined' is not defined" in error
+
+
+def test_a_busy_server_keeps_the_last_program_and_runs_the_new_one_when_free(
+        app, monkeypatch):
+    pool = worker.Pool(workers=1, waiting=0)
+    monkeypatch.setattr(worker, "_pool", pool)
+    before = app.session_state.last_good
+    code = "import torch\nb = torch.tensor([2.], requires_grad=True)\nB = b * 7\n"
+    pool._slots.acquire()  # every worker is taken (by other sessions)
+    try:
+        set_code(app, code)
+        (error,) = errors(app)
+        assert "Busy" in error and "the server is busy; try again in a moment" in error
+        assert "Still showing the last program that ran." in [c.value for c in app.caption]
+        assert "O = 5*a**2" in dot(app) and app.session_state.last_good == before
+    finally:
+        pool._slots.release()
+    app.run()  # the next rerun (any click) finds a free worker
+    assert not errors(app) and "B = b * 7" in dot(app)
+    assert app.session_state.last_good == code
+
+
+def test_kept_studies_are_bounded_by_their_weight_and_shared(monkeypatch):
+    from autoviz.lesson.presets import PRESETS
+
+    studies.clear()
+    monkeypatch.setattr(studies, "BUDGET", 15_005)  # one Long chain (15,003) and no more
+    pool = worker.pool()
+    chain = PRESETS["chain"]
+    first = studies.cached_study(chain.code, None, "", True, ())
+    assert studies.cached_study(chain.code, None, "", True, ()) is first  # kept
+    started = pool.started
+    small = [studies.cached_study(f"import torch\nx = torch.ones(1, requires_grad=True)\n"
+                                  f"y = x * {i}\n", None, "", True, ()) for i in range(3)]
+    assert all(s.ok for s in small) and pool.started == started + 3
+    assert studies.weight(first) > 15_000  # so it went first, the small ones stay
+    assert studies._lookup((chain.code, None, "", True, ())) is None
+    assert studies.cached_study(small[0].source, None, "", True, ()) is small[0]
+
+
+def test_a_program_asked_for_by_many_sessions_at_once_runs_once():
+    import threading
+
+    studies.clear()
+    pool = worker.pool()
+    started = pool.started
+    code = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 3).sum()\n"
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(
+        studies.cached_study(code, None, "", True, ()))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 6 and all(s is got[0] for s in got) and pool.started == started + 1
+
+
+def test_a_link_to_a_program_nested_too_deeply_to_parse_gets_its_error_and_the_editor():
+    at = AppTest.from_file(APP, default_timeout=60)
+    code = "import torch\nx = torch.ones(2, 2)\ny = x" + ".T" * 9000 + "\n"
+    for key, value in to_params(View(code=code)).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    (error,) = errors(at)
+    assert "nested too deeply" in error, error
+    assert at.text_area(key="editor").value.startswith("import torch")

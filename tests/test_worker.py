@@ -140,10 +140,24 @@ def test_a_study_round_trips_through_the_workers_unpickler(key):
     assert back == study  # every field: graph, trace (Values), calls, tables, texts
 
 
-def test_the_unpickler_refuses_anything_but_plain_records():
-    data = pickle.dumps(("ok", os.system))
-    with pytest.raises(worker.JobFailed, match="a worker's answer was refused"):
+def _global(module, name):
+    """A protocol-4 pickle of just ``module.name`` (a dotted name walks attributes)."""
+    def text(s):
+        return b"\x8c" + bytes([len(s)]) + s.encode()
+    return b"\x80\x04" + text(module) + text(name) + b"\x93."
+
+
+@pytest.mark.parametrize("data", [
+    pickle.dumps(("ok", os.system)),
+    _global("autoviz.data", "__builtins__.get"),  # -> eval, reached through a module
+    _global("autoviz.data", "__loader__.__class__.set_data"),  # writes any file
+    _global("autoviz.data", "text"),  # a function that would import torch here
+    pickle.dumps(("ok", "a text where a Study belongs")),
+])
+def test_the_unpickler_refuses_anything_but_plain_records(data):
+    with pytest.raises(worker.JobFailed, match="a worker's answer was refused") as refused:
         worker.Pool()._result("study", data)
+    assert refused.value.transient  # never remembered as the program's result
 
 
 def _report_limits(conn, folder):

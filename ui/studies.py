@@ -1,31 +1,93 @@
-"""The studies the page shows: made in a worker, cached for every session (plain data)."""
+"""The studies the page shows: made in a worker, kept for every session (plain data).
+
+The cache is bounded by what it holds, not by how many: one Study of a 10,000-node chain
+weighs what 2,500 of the landing program do, and a fixed count of entries would let a few
+big programs hold gigabytes. A program asked for by several sessions at once is run once.
+"""
 
 from __future__ import annotations
 
-import streamlit as st
+import threading
+from collections import OrderedDict
 
 from autoviz import worker
 from autoviz.lesson.study import Study
 from autoviz.runner.errors import ProgramError
 from ui.state import session_id
 
+Key = tuple[str, str | None, str, bool, tuple[str, ...]]
+# ~20 Long chain presets (each ~26 MB in memory, weight ~15,000): the most the server keeps.
+BUDGET = 300_000
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _study(source: str, root: str | None, gradient: str, retain: bool,
-           actions: tuple[str, ...], _session: str | None) -> Study:
-    """Derived from the state, never stored in it; shared only as read-only data. Made
-    in a worker process: a worker that was stopped or crashed gives a Study holding that
-    error (cached like any other); a busy server raises, and nothing is cached."""
+_kept: OrderedDict[Key, tuple[Study, int]] = OrderedDict()
+_running: dict[Key, threading.Lock] = {}
+_lock = threading.Lock()
+
+
+def weight(study: Study) -> int:
+    """What a Study costs to keep, in units of about one graph node or step (~1.7 kB)."""
+    nodes = len(study.graph.nodes) if study.graph is not None else 0
+    steps = len(study.trace.steps) if study.trace is not None else 0
+    return 1 + nodes + steps
+
+
+def _lookup(key: Key) -> Study | None:
+    with _lock:
+        hit = _kept.get(key)
+        if hit is None:
+            return None
+        _kept.move_to_end(key)
+        return hit[0]
+
+
+def _keep(key: Key, study: Study) -> None:
+    with _lock:
+        _kept[key] = (study, weight(study))
+        total = sum(w for _, w in _kept.values())
+        while total > BUDGET and len(_kept) > 1:
+            _, (_, dropped) = _kept.popitem(last=False)
+            total -= dropped
+
+
+def _make(key: Key, wait: bool) -> Study:
+    """Made in a worker process: a program its worker had to stop, or that crashed it,
+    gives a Study holding that error (kept like any other); a busy server, or a failure
+    that says nothing about the program, raises, and nothing is kept."""
+    source, root, gradient, retain, actions = key
     try:
-        return worker.study(source, root, gradient or None, retain, actions, _session)
+        return worker.study(source, root, gradient or None, retain, actions, session_id(),
+                            wait)
     except worker.JobFailed as exc:
-        if exc.busy:
+        if exc.transient:
             raise
         return Study(source, error=ProgramError(exc.message, exc.lineno, refused=False))
 
 
 def cached_study(source: str, root: str | None, gradient: str, retain: bool,
-                 actions: tuple[str, ...]) -> Study:
-    """The study for these choices (see :func:`_study`); raises
-    :class:`autoviz.worker.JobFailed` when the server is too busy to make it now."""
-    return _study(source, root, gradient, retain, actions, session_id())
+                 actions: tuple[str, ...], wait: bool = True) -> Study:
+    """The study for these choices, derived from the state, never stored in it; raises
+    :class:`autoviz.worker.JobFailed` when the server cannot make it now (``wait=False``:
+    at once, if no worker is free)."""
+    key: Key = (source, root, gradient, retain, actions)
+    found = _lookup(key)
+    if found is not None:
+        return found
+    with _lock:
+        running = _running.setdefault(key, threading.Lock())
+    with running:  # another session making the same study: wait for it, then take it
+        found = _lookup(key)
+        if found is not None:
+            return found
+        try:
+            study = _make(key, wait)
+        finally:
+            with _lock:
+                _running.pop(key, None)
+        _keep(key, study)
+        return study
+
+
+def clear() -> None:
+    """Forget every kept study (the next run of each program makes it again)."""
+    with _lock:
+        _kept.clear()

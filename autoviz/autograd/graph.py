@@ -6,7 +6,6 @@ The walk is breadth-first with an explicit queue (no recursion limit), and ids a
 
 from __future__ import annotations
 
-import gc
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from autoviz.data import (  # noqa: F401  (the plain data, re-exported)
     Paths,
     SavedTensor,
     TensorInfo,
+    paused_gc,
 )
 
 _PREFIX = "torch::autograd::"
@@ -375,26 +375,6 @@ def _info(tensor: torch.Tensor, catalog: Catalog | None, infos: dict[int, Tensor
     if info is None:
         info = infos[id(tensor)] = tensor_info(tensor, catalog)
     return info
-
-
-class paused_gc:
-    """``with paused_gc():`` turns Python's cyclic garbage collector off inside (if it was
-    on). Building a graph makes tens of thousands of objects that all stay alive, and the
-    collector would walk every one of them again and again while they are made (half the
-    time of a 20,000-node chain). Nothing made here forms a cycle; a collection runs as
-    usual afterwards. Only the caller that turned it off turns it back on, so nested and
-    concurrent uses are safe."""
-
-    __slots__ = ("paused",)
-
-    def __enter__(self) -> None:
-        self.paused = gc.isenabled()
-        if self.paused:
-            gc.disable()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.paused:
-            gc.enable()
 
 
 def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],

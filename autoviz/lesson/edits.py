@@ -49,11 +49,16 @@ def _requires_grad_keyword(stmt: ast.stmt) -> ast.keyword | None:
     return None
 
 
+# What ast.parse raises on text it cannot read: bad syntax, a null byte, nesting deeper
+# than the parser's stack (these run on the server, on any program a link carries).
+UNREADABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
 def apply_toggles(source: str, toggles: Toggles) -> tuple[str, list[str]]:
     """``source`` rewritten for ``toggles``, and notes on toggles that did not apply."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except UNREADABLE:
         return source, ["the program does not parse, so the toggles are not applied"]
     lines = source_lines(source)
     notes: list[str] = []
@@ -111,7 +116,7 @@ def statement_lines(source: str) -> list[tuple[int, str]]:
     """Top-level statements (not imports) as (line, text), for a "no_grad around" picker."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except UNREADABLE:
         return []
     lines = source_lines(source)
     return [(s.lineno, lines[s.lineno - 1].strip()) for s in tree.body
