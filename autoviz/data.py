@@ -39,15 +39,15 @@ def short_path(path: str, limit: int = 300) -> str:
     return f"{path[:120]} … ({hops:,} hops in all) … {path[-80:]}"
 
 
-def text(value: Grad | None) -> str:
-    """The short text of a gradient, live or frozen (see ``autoviz.autograd.graph.preview``)."""
+def text(value: Value | None) -> str:
+    """The short text of a frozen gradient. A live tensor is refused: reading one here
+    would import torch where it must not be (a worker reads them with
+    ``autoviz.autograd.graph.preview``)."""
     if value is None:
         return "None"
     if isinstance(value, Value):
         return value.text
-    from autoviz.autograd.graph import preview  # a live tensor: only where torch already is
-
-    return preview(value)
+    raise TypeError(f"a frozen trace holds Values, not a {type(value).__name__}")
 
 
 @dataclass(frozen=True)

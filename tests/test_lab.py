@@ -25,3 +25,20 @@ def test_every_step_of_a_long_chain_gets_its_call_and_the_first_ones_are_run():
     leaf = study.manual_call(len(steps))
     assert not leaf.called and "AccumulateGrad adds what it gets to" in leaf.result
     assert study.manual_call(0) is None and study.manual_call(len(steps) + 1) is None
+
+
+def test_a_loop_of_warnings_is_shown_once_with_its_count():
+    code = ("import torch\nimport torch.nn.functional as F\nx = torch.ones(3)\n"
+            "for i in range(500):\n    y = F.softmax(x)\n")
+    study = make_study(code)
+    ((line, text),) = study.warnings
+    assert line == 5 and "dim" in text and text.endswith("(raised 500 times)")
+
+
+def test_no_more_than_twenty_distinct_warnings_are_listed():
+    from autoviz.lesson.lab import SHOWN_WARNINGS, shown_warnings
+
+    found = [(i, f"UserWarning: number {i}") for i in range(1, 60)]
+    shown = shown_warnings(found)
+    assert len(shown) == SHOWN_WARNINGS == 20 and shown[:19] == tuple(found[:19])
+    assert shown[-1][1] == "... and 40 other warnings"

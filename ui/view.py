@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import weakref
 from functools import partial
 from typing import Callable
@@ -24,7 +26,7 @@ from autoviz.lesson.study import (
     Study,
 )
 from ui import graphview
-from ui.state import current_toggles, reset_run
+from ui.state import current_toggles, reset_run, session_id
 
 GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
 PROJECTOR_HEIGHT = 560
@@ -60,7 +62,7 @@ def backward_section(study: Study) -> None:
         st.selectbox("Call backward on", roots, index=index, key="root_pick",
                      on_change=_pick_root)
         shape = study.root_shape
-        if shape is not None and Value("", shape).numel != 1:
+        if shape is not None and math.prod(shape) != 1:
             st.text_input("gradient= (non-scalar root)", key="gradient",
                           placeholder=f"torch.ones({', '.join(map(str, shape))})",
                           on_change=reset_run,
@@ -452,10 +454,13 @@ def export_section(study: Study, dot: Callable[[], str] | None) -> None:
     """Downloads: the graph (DOT, SVG, PNG), the steps (CSV), the program (.py)."""
     row = st.container(horizontal=True)
     if dot is not None:
-        row.download_button("graph.svg", lambda: _export(dot(), "svg"), file_name="graph.svg",
+        session = session_id()
+        row.download_button("graph.svg", lambda: _export(dot(), "svg", session),
+                            file_name="graph.svg",
                             mime="image/svg+xml", key="export_svg", on_click="ignore",
                             icon=":material/download:")
-        row.download_button("graph.png", lambda: _export(dot(), "png"), file_name="graph.png",
+        row.download_button("graph.png", lambda: _export(dot(), "png", session),
+                            file_name="graph.png",
                             mime="image/png", key="export_png", on_click="ignore",
                             icon=":material/download:")
         row.download_button("graph.dot", dot, file_name="graph.dot", mime="text/vnd.graphviz",
@@ -470,20 +475,15 @@ def export_section(study: Study, dot: Callable[[], str] | None) -> None:
                         icon=":material/download:")
 
 
-_exports: dict[tuple[str, str], bytes] = {}
+@functools.lru_cache(maxsize=8)  # thread-safe; Streamlit calls it from its download threads
+def _rendered(dot: str, fmt: str, session: str | None) -> bytes:
+    return worker.render(dot, fmt, session)
 
 
-def _export(dot: str, fmt: str) -> bytes:
-    """The graph laid out as a file, in a worker (the last few kept: a rerun asks again)."""
-    key = (dot, fmt)
-    if key not in _exports:
-        try:
-            _exports[key] = worker.render(dot, fmt)
-        except (layout.LayoutError, worker.JobFailed) as exc:
-            return f"could not draw the graph: {exc}".encode()
-        while len(_exports) > 8:
-            _exports.pop(next(iter(_exports)))
-    return _exports[key]
+def _export(dot: str, fmt: str, session: str | None) -> bytes:
+    """The graph laid out as a file, in a worker (this session's turn). A failure raises:
+    Streamlit then says the file could not be made, rather than handing over its text."""
+    return _rendered(dot, fmt, session)
 
 
 def share_section(link: str) -> None:

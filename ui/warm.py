@@ -19,8 +19,8 @@ def warm_up() -> None:
     """Start the workers' warm parent, import the page's modules, and make the landing
     program's study and layout (both cached for every session). A failure is logged: the
     first visitor then pays for it instead, and sees any error on the page."""
-    worker.pool().warm()
     try:
+        worker.pool().warm()
         import page  # noqa: F401 - the page's imports (pandas, pyarrow, the sections)
         from ui.studies import cached_study
 
@@ -32,9 +32,10 @@ def warm_up() -> None:
             layout.layout_svg(scene.dot)
     except Exception:  # noqa: BLE001 - warming is an optimisation; the page reports errors
         _LOG.exception("warming up failed")
-    # Streamlit runs gc.collect(2) after every rerun (runner.postScriptGC), and its cost
-    # grows with every object in the process: what exists now (Streamlit, pandas, pyarrow,
-    # the page's modules) lives as long as the server, so move it out of the collector's
-    # sight; what the reruns make is still collected.
+    # A full collection's cost grows with every object in the process (Python's own, as
+    # sessions allocate; Streamlit's after each rerun where runner.postScriptGC is on):
+    # what exists now (Streamlit, pandas, pyarrow, the page's modules) lives as long as
+    # the server, so it is moved out of the collector's sight; what reruns make is still
+    # collected.
     gc.collect()
     gc.freeze()

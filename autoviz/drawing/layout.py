@@ -107,7 +107,11 @@ def render(dot: str, fmt: str) -> bytes:
 
     if fmt not in ("svg", "png"):
         raise ValueError(f"unknown format {fmt!r}")
-    return pygraphviz.AGraph(string=dot).draw(format=fmt, prog="dot")
+    graph = pygraphviz.AGraph(string=dot)
+    if graph.number_of_nodes() > MAX_LAYOUT_NODES:
+        raise LayoutError(f"{graph.number_of_nodes():,} nodes is more than the "
+                          f"{MAX_LAYOUT_NODES:,} drawn on the server")
+    return graph.draw(format=fmt, prog="dot")
 
 
 def layout_svg(dot: str) -> str:

@@ -23,6 +23,7 @@ from autoviz.runner.program import Program, run_program
 # Steps whose manual call is run (and its result shown); past it the call is shown unrun:
 # torch's repr of each result costs ~0.6 ms: a 5,000-step chain would spend 3 s on them.
 CALLED_STEPS = 2_000
+SHOWN_WARNINGS = 20
 
 
 @dataclass
@@ -267,6 +268,21 @@ def frozen_trace(trace: BackwardTrace) -> BackwardTrace:
                          {k: plain(v) for k, v in trace.leaf_grads.items()})
 
 
+def shown_warnings(found: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    """The warnings as the page lists them: each distinct one once, with how often it was
+    raised, and no more than :data:`SHOWN_WARNINGS` (a loop can raise 100,000)."""
+    counts: dict[tuple[int, str], int] = {}
+    for item in found:
+        counts[item] = counts.get(item, 0) + 1
+    shown = [(line, text if n == 1 else f"{text} (raised {n:,} times)")
+             for (line, text), n in counts.items()]
+    if len(shown) > SHOWN_WARNINGS:
+        rest = len(shown) - SHOWN_WARNINGS + 1
+        shown = shown[:SHOWN_WARNINGS - 1] + [
+            (shown[SHOWN_WARNINGS - 1][0], f"... and {rest:,} other warnings")]
+    return tuple(shown)
+
+
 def freeze(study: Live) -> Study:
     """The plain record of ``study``: everything the page reads, computed from the live
     tensors here, where they are."""
@@ -295,7 +311,7 @@ def freeze(study: Live) -> Study:
     return Study(
         source=study.source, error=study.error, ran=program is not None,
         output=program.output if program else "",
-        warnings=tuple(program.warnings) if program else (),
+        warnings=shown_warnings(program.warnings) if program else (),
         root=study.root, roots=study.roots,
         root_shape=tuple(root.shape) if root is not None else None,
         root_value=preview(root) if root is not None else None,

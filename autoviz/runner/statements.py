@@ -63,9 +63,6 @@ class Statements:
             budget.tick()
             statements.get(stmt.__class__, Statements._unsupported_statement)(self, stmt)
 
-    def _stmt(self, node: ast.stmt) -> None:
-        self.STATEMENTS.get(node.__class__, Statements._unsupported_statement)(self, node)
-
     def _expr_statement(self, node: ast.Expr) -> None:
         self._eval(node.value)  # result dropped: torch.set_grad_enabled(False) is fine
 
