@@ -208,3 +208,18 @@ def test_the_server_never_imports_torch_or_graphviz():
                          cwd=ROOT, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["False", "False"], out.stdout
+
+
+def test_a_worker_does_not_import_the_servers_main_module(tmp_path, monkeypatch):
+    """While Streamlit runs the page, the page is ``__main__``; multiprocessing's children
+    would import it again (~1 s a job). A worker must not."""
+    import types
+
+    marker = tmp_path / "imported"
+    script = tmp_path / "fake_page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    works(worker.Pool())
+    assert not marker.exists()

@@ -1,2 +1,2 @@
-"""Plain data -> pictures and tables: collapse, scene, render (DOT), layout (Graphviz, in a
-worker), export, tables."""
+"""Plain data -> pictures: collapse, scene (the state at step k), render (DOT), layout
+(Graphviz, in a worker), export."""

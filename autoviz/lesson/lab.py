@@ -15,8 +15,8 @@ from autoviz.autograd.backward import record_backward
 from autoviz.autograd.graph import Graph, extract_graph, preview, walk
 from autoviz.data import BackwardTrace, Contribution, Value
 from autoviz.drawing.export import program_file
-from autoviz.drawing.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study
+from autoviz.lesson.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.program import Program, run_program
 
