@@ -17,11 +17,12 @@ import torch
 from autoviz.runner.calls import Calls
 from autoviz.runner.costs import Budget
 from autoviz.runner.expressions import Expressions
+from autoviz.runner.output import Output
 from autoviz.runner.statements import Statements
 from autoviz.runner.values import _SEEDS, _Module
 
 
-class Interpreter(Statements, Expressions, Calls):
+class Interpreter(Statements, Expressions, Calls, Output):
     """Interprets one checked program tree into a :class:`~autoviz.runner.program.Program`."""
 
     def __init__(self, program: Any, limits: Any, where: Any = None) -> None:

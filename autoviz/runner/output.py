@@ -1,0 +1,111 @@
+"""Output: print (its text capped while it is built, torch's print options) and the
+warnings a torch call raises, kept with their line."""
+
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import TYPE_CHECKING, Any, Iterator
+
+import torch
+
+from autoviz.runner.values import (
+    _LOCK,
+    _PRINT_FIELDS,
+)
+
+if TYPE_CHECKING:
+    from autoviz.runner.interp import Interpreter
+
+
+class Output:
+    """The output part of :class:`~autoviz.runner.interp.Interpreter`."""
+
+    def _print(self, args: tuple, kwargs: dict[str, Any]) -> None:
+        sep, end = kwargs.pop("sep", " "), kwargs.pop("end", "\n")
+        if kwargs:
+            raise self._refuse(f"print() options {sorted(kwargs)} are not supported")
+        with self._printing():
+            text = self._fail_safe(lambda: str(sep).join(str(a) for a in args) + str(end))
+        self.output_len += len(text)
+        if self.output_len > self.limits.output_chars:
+            raise self._refuse(f"the program printed more than {self.limits.output_chars:,} "
+                               "characters")
+        self.output.append(text)
+
+    @contextlib.contextmanager
+    def _printing(self) -> Iterator[None]:
+        """Apply the program's own print options while it turns a tensor into text."""
+        if not self.print_options:
+            yield
+            return
+        with _LOCK:
+            opts = torch._tensor_str.PRINT_OPTS
+            saved = {f: getattr(opts, f) for f in _PRINT_FIELDS}
+            for key, value in self.print_options.items():
+                setattr(opts, key, value)
+            try:
+                yield
+            finally:
+                for key, value in saved.items():
+                    setattr(opts, key, value)
+
+    # ---- operations ----------------------------------------------------------------------
+
+    def _capture(self) -> _Capture:
+        """Record the warnings torch raises during one operation, with the line."""
+        return _Capture(self)
+
+    def _warned(self, caught: list[Any]) -> None:
+        for w in caught:
+            self.program.warnings.append(
+                (self.budget.lineno or 0, f"{w.category.__name__}: {w.message}"))
+
+
+_ALWAYS = ("always", None, Warning, None, 0)  # warnings.simplefilter("always")
+
+
+def _start_capture() -> tuple[tuple[Any, Any, Any], list[Any]]:
+    """``warnings.catch_warnings(record=True)`` + ``simplefilter("always")``, as a pair of
+    plain calls (the context managers cost several microseconds per torch operation).
+    The caller holds ``_LOCK``: the filters are process-wide."""
+    module = warnings
+    saved = (module.filters, module.showwarning, module._showwarnmsg_impl)  # type: ignore
+    caught: list[Any] = []
+    module.filters = [_ALWAYS]  # type: ignore[attr-defined]
+    module._filters_mutated()  # type: ignore[attr-defined]
+    module.showwarning = module._showwarning_orig  # type: ignore[attr-defined]
+    module._showwarnmsg_impl = caught.append  # type: ignore[attr-defined]
+    return saved, caught
+
+
+def _stop_capture(saved: tuple[Any, Any, Any]) -> None:
+    module = warnings
+    module.filters, module.showwarning, module._showwarnmsg_impl = saved  # type: ignore
+    module._filters_mutated()  # type: ignore[attr-defined]
+
+
+class _Capture:
+    """``with interpreter._capture():`` records the warnings raised inside, with the line."""
+
+    __slots__ = ("interp", "saved", "caught")
+
+    def __init__(self, interp: Interpreter) -> None:
+        self.interp = interp
+
+    def __enter__(self) -> None:
+        _LOCK.acquire()
+        try:
+            self.saved, self.caught = _start_capture()
+        except BaseException:
+            _LOCK.release()
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            _stop_capture(self.saved)
+            if self.caught:
+                self.interp._warned(self.caught)
+        finally:
+            _LOCK.release()
