@@ -130,3 +130,20 @@ def test_hostile_links_leave_the_server_and_other_sessions_working(server):
     assert health.worst < 2.0, f"/_stcore/health took {health.worst:.1f} s"
     assert len(steps) >= 4 and max(steps) < 2.0, steps
     assert after - before < 200, f"server tree RSS {before:.0f} -> {after:.0f} MB"
+
+
+def test_the_server_is_warm_before_it_first_answers(server):
+    """app.py's lifespan: the workers' warm parent runs, with torch imported, before the
+    first request; the server itself never maps libtorch."""
+    def maps(pid):
+        with open(f"/proc/{pid}/maps") as f:
+            return f.read()
+
+    def cmdline(pid):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+
+    parents = [p for p in process_tree(server.pid) if "forkserver" in cmdline(p)]
+    assert parents, "no warm parent after the server became healthy"
+    assert any("libtorch" in maps(p) for p in parents)
+    assert "libtorch" not in maps(server.pid)
