@@ -54,6 +54,9 @@ def run() -> None:
     st.html(PROJECTOR_CSS if large else PAGE_CSS + TITLE)
     if s.form_error:
         view.error_box("That can't become a program", s.form_error)
+    if s.link_problems:
+        st.warning("Parts of this link were left out: " + "; ".join(s.link_problems) + ".",
+                   icon="🔗")
 
     worker.pool().warm()  # the warm parent, if it is not running yet (it imports torch)
     try:

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from autoviz.lesson.lab import CALLED_STEPS, make_study
 from autoviz.lesson.presets import PRESETS
 
@@ -42,3 +44,34 @@ def test_no_more_than_twenty_distinct_warnings_are_listed():
     shown = shown_warnings(found)
     assert len(shown) == SHOWN_WARNINGS == 20 and shown[:19] == tuple(found[:19])
     assert shown[-1][1] == "... and 40 other warnings"
+
+
+@pytest.mark.parametrize("gradient", [
+    "torch.ones(3)\rfor i in range(9): pass", "torch.ones(3); x = 1", "torch.ones(3)\fy = 2",
+    "torch.ones(3)\nprint(1)", "x = torch.ones(3)", "",
+])
+def test_the_gradient_is_one_expression_or_refused(gradient):
+    code = "import torch\nx = torch.ones(3, requires_grad=True)\ny = x * 2\n"
+    study = make_study(code, "y", gradient or " ")
+    assert study.trace is None
+    assert study.backward_error == ("gradient: the gradient must be one expression, e.g. "
+                                    "torch.ones(2)"), study.backward_error
+
+
+def test_the_gradient_runs_and_is_exported_as_its_parsed_expression():
+    code = "import torch\nx = torch.ones(3, requires_grad=True)\ny = x * 2\n"
+    study = make_study(code, "y", "  torch.tensor([1.,  10., 100.])  ")
+    assert study.gradient_code == "torch.tensor([1.0, 10.0, 100.0])"
+    assert study.trace.leaf_grads and "y.backward(gradient=torch.tensor([1.0, 10.0, 100.0])" \
+        in study.program_file
+
+
+def test_empty_tensors_hold_zeros_not_what_the_allocator_had():
+    code = ("import torch\na = torch.empty(100000)\nb = torch.ones(4).new_empty(50000)\n"
+            "c = torch.empty_like(torch.ones(30000))\nw = torch.empty(3, requires_grad=True)\n"
+            "s = a.abs().sum() + b.abs().sum() + c.abs().sum()\nloss = (w * 2).sum()\n")
+    study = make_study(code, "loss")
+    rows = {r[0]: r for r in study.tables["tensors"].rows}
+    assert rows["s"][7] == "0." and rows["w"][7] == "[0., 0., 0.]"
+    assert rows["w"][3] is True and rows["w"][4] is True  # still torch's own leaf
+    assert study.tables["leaf_grads"].rows == (("w", "(3,)", "[2., 2., 2.]"),)

@@ -161,3 +161,25 @@ def test_graph_exports_as_svg_and_png():
     png = Image.open(io.BytesIO(render(dot, "png")))
     png.load()
     assert png.format == "PNG" and png.size[0] > 200
+
+
+@pytest.mark.parametrize("key,value", [
+    ("nograd", "²"), ("step", "²"), ("budget", "³"), ("nograd", "9" * 5000), ("step", "-1"),
+    ("budget", "１２"), ("retain", "maybe"), ("view", "fancy"), ("projector", "yes"),
+    ("root", "a.b"), ("detach", "a,1b"), ("g", "x" * 600),
+])
+def test_a_bad_parameter_is_named_and_the_rest_of_the_link_opens(key, value):
+    params = {**to_params(View(code=NEURON, root="o", step=2)), key: value}
+    view = from_params(params)
+    assert view.code == NEURON and len(view.problems) == 1
+    assert view.problems[0].startswith(f"`{key}") and view.problems[0].count("`") == 2
+    at = _app(params)
+    (warning,) = [w.value for w in at.warning if "left out" in w.value]
+    assert warning.startswith("Parts of this link were left out: `" + key)
+    assert at.session_state.code == NEURON
+
+
+def test_a_parameters_text_cannot_end_its_code_span():
+    view = from_params({**to_params(View(code=NEURON)), "root": "`[x](http://evil.example)`"})
+    (problem,) = view.problems
+    assert problem.count("`") == 2 and "http://evil.example" in problem

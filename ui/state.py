@@ -39,6 +39,7 @@ DEFAULTS: dict[str, object] = {
     "budget": DEFAULT_BUDGET,  # boxes drawn before folding; 0: all
     "expanded": None,  # {"source": program, "ids": nodes unfolded by a click}
     "selected": None,  # node id clicked for details
+    "link_problems": (),  # parameters of the link that opened the program, left out
 }
 
 
@@ -63,6 +64,7 @@ def set_program(code: str, root: str | None = None) -> None:
     st.session_state.form_error = None
     st.session_state.expanded = None
     st.session_state.selected = None
+    st.session_state.link_problems = ()
 
 
 def session_id() -> str | None:
@@ -100,6 +102,7 @@ def load_link() -> None:
     if view is None:
         return
     set_program(view.code, view.root)
+    s.link_problems = view.problems
     s.last_good = view.code
     s.gradient, s.retain, s.step = view.gradient, view.retain, view.step
     s.no_grad, s.no_grad_line = view.no_grad, view.no_grad_line

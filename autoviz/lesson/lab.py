@@ -5,6 +5,7 @@ process, or a notebook); what it returns holds no tensor and no autograd node.
 
 from __future__ import annotations
 
+import ast
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -56,12 +57,20 @@ def root_candidates(program: Program) -> list[str]:
     return scalars + [n for n in names if n not in scalars]
 
 
+def gradient_expression(text: str) -> str:
+    """The ``gradient=`` text as exactly one Python expression, written back from its
+    parse (so ``\r``, ``;`` or a second line can never start another statement); what
+    the runner runs and what the exported program says. Raises ProgramError."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ProgramError("the gradient must be one expression, e.g. torch.ones(2)") from None
+    return ast.unparse(tree.body)
+
+
 def parse_gradient(text: str) -> torch.Tensor:
     """The ``gradient=`` argument typed by the user, run through the same safe runner."""
-    text = text.strip()
-    if "\n" in text:
-        raise ProgramError("the gradient must be one expression on one line")
-    program = run_program(f"import torch\ngradient = {text}\n")
+    program = run_program(f"import torch\ngradient = {gradient_expression(text)}\n")
     value = program.namespace.get("gradient")
     if not isinstance(value, torch.Tensor):
         raise ProgramError("the gradient must be a tensor, e.g. torch.ones(2)")
@@ -121,7 +130,7 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
         except ProgramError as exc:
             study.backward_error = f"gradient: {exc}"
             return study
-        study.gradient_code = gradient.strip()
+        study.gradient_code = gradient_expression(gradient)
     try:
         study.trace = record_backward(tensor, grad, retain_graph=retain_graph,
                                       catalog=program.catalog, root_name=study.root)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ class View:
     classic: bool = False  # Streamlit's graphviz chart instead of the interactive view
     budget: int | None = None  # boxes drawn before folding (None: the default; 0: all)
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+    problems: tuple[str, ...] = field(default=(), compare=False)  # parameters ignored
 
 
 def pack_program(code: str) -> str:
@@ -71,8 +73,44 @@ def unpack_program(text: str) -> str:
     return code
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n for n in text.split(",") if n.isidentifier())[:50]
+_DIGITS = re.compile(r"[0-9]{1,7}")  # ASCII only: str.isdigit() takes "²", which int() refuses
+MAX_STEP = 1_000_000
+MAX_BUDGET = 100_000
+
+
+def _shown(value: str) -> str:
+    """A parameter's value as a message quotes it: short, and no backtick to end the code
+    span it goes in (a link's text never becomes markup)."""
+    return value[:24].replace("`", "'") + ("…" if len(value) > 24 else "")
+
+
+def _count(params: dict[str, str], key: str, low: int, high: int,
+           problems: list[str]) -> int | None:
+    text = params.get(key)
+    if text is None:
+        return None
+    if _DIGITS.fullmatch(text) and low <= int(text) <= high:
+        return int(text)
+    problems.append(f"`{key}={_shown(text)}` is not a whole number from {low} to {high:,}")
+    return None
+
+
+def _names(params: dict[str, str], key: str, problems: list[str]) -> tuple[str, ...]:
+    text = params.get(key, "")
+    names = [n for n in text.split(",") if n]
+    bad = [n for n in names if not n.isidentifier()]
+    if bad or len(names) > 50:
+        problems.append(f"`{key}={_shown(text)}` is not a list of up to 50 names")
+    return tuple(n for n in names if n.isidentifier())[:50]
+
+
+def _choice(params: dict[str, str], key: str, allowed: tuple[str, ...],
+            problems: list[str]) -> str | None:
+    text = params.get(key)
+    if text is not None and text not in allowed:
+        problems.append(f"`{key}={_shown(text)}` is not one of {', '.join(allowed)}")
+        return None
+    return text
 
 
 def to_params(view: View) -> dict[str, str]:
@@ -104,30 +142,39 @@ def to_params(view: View) -> dict[str, str]:
 
 
 def from_params(params: dict[str, str]) -> View | None:
-    """The view a link describes, or None when it has no program. Raises LinkError."""
+    """The view a link describes, or None when it has no program. Raises LinkError when
+    the program cannot be read; any other parameter that is not what it should be is left
+    out and named in ``View.problems`` (the rest of the link still opens)."""
     if "p" not in params:
         return None
     code = unpack_program(params["p"])
-    nograd = params.get("nograd", "off")
+    problems: list[str] = []
     no_grad, line = "off", None
-    if nograd == "all":
+    if params.get("nograd") == "all":
         no_grad = "all"
-    elif nograd.isdigit():
-        no_grad, line = "line", int(nograd)
-    step = params.get("step", "0")
+    elif params.get("nograd") not in (None, "off"):
+        line = _count(params, "nograd", 1, MAX_PROGRAM_CHARS, problems)
+        no_grad = "line" if line is not None else "off"
     root = params.get("root")
-    budget = params.get("budget", "")
+    if root is not None and not root.isidentifier():
+        problems.append(f"`root={_shown(root)}` is not a name")
+        root = None
+    gradient = params.get("g", "")
+    if len(gradient) > 500:
+        problems.append("`g` is longer than 500 characters")
+        gradient = ""
     return View(
         code=code,
-        root=root if root and root.isidentifier() else None,
-        gradient=params.get("g", "")[:500],
-        retain=params.get("retain", "1") != "0",
-        step=int(step) if step.isdigit() and len(step) < 7 else 0,
+        root=root or None,
+        gradient=gradient,
+        retain=_choice(params, "retain", ("0", "1"), problems) != "0",
+        step=_count(params, "step", 0, MAX_STEP, problems) or 0,
         no_grad=no_grad, no_grad_line=line,
-        detach=_names(params.get("detach", "")),
-        frozen=_names(params.get("frozen", "")),
-        retain_grad=_names(params.get("retain_grad", "")),
-        projector=params.get("projector") == "1",
-        classic=params.get("view") == "classic",
-        budget=int(budget) if budget.isdigit() and len(budget) < 7 else None,
+        detach=_names(params, "detach", problems),
+        frozen=_names(params, "frozen", problems),
+        retain_grad=_names(params, "retain_grad", problems),
+        projector=_choice(params, "projector", ("0", "1"), problems) == "1",
+        classic=_choice(params, "view", ("classic", "interactive"), problems) == "classic",
+        budget=_count(params, "budget", 0, MAX_BUDGET, problems),
+        problems=tuple(problems),
     )

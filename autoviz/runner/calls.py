@@ -27,6 +27,7 @@ from autoviz.runner.values import (
     _SHAPE_METHODS,
     _SUM_TERMS,
     _VALUE_TYPES,
+    UNINITIALISED,
     UserFunction,
     _Break,
     _Continue,
@@ -38,6 +39,7 @@ from autoviz.runner.values import (
     _Module,
     _Node,
     _Return,
+    zeroed,
 )
 
 if TYPE_CHECKING:
@@ -388,6 +390,9 @@ def _method_call(name: str) -> tuple[Callable[..., Any], str]:
 
     def call(tensor: Any, *args: Any, **kwargs: Any) -> Any:
         return getattr(tensor, name)(*args, **kwargs)
+
+    if name in UNINITIALISED:
+        call = zeroed(call)
 
     _METHOD_CALLS[name] = found = (call, f".{name}")
     return found

@@ -18,12 +18,14 @@ from autoviz.runner.values import (
     _FORMAT_NUMBER,
     _SILENT_ATTRIBUTES,
     _UNARY,
+    UNINITIALISED,
     _describe,
     _Failure,
     _Function,
     _GradModeCall,
     _Module,
     _Node,
+    zeroed,
 )
 
 
@@ -207,7 +209,9 @@ class Expressions:
             raise _Failure(AttributeError(f"module '{module.path}' has no attribute '{attr}'"))
         if module.path == "torch":
             if attr in al.TORCH_FUNCTIONS:
-                return _Function("torch", f"torch.{attr}", getattr(torch, attr),
+                target = getattr(torch, attr)
+                return _Function("torch", f"torch.{attr}",
+                                 zeroed(target) if attr in UNINITIALISED else target,
                                  al.TORCH_FUNCTIONS[attr])
             if attr in al.GRAD_MODES:
                 return _Function("grad_mode", attr, getattr(torch, attr))

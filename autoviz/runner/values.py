@@ -147,5 +147,22 @@ class _GradModeCall:
 
 
 
+def zeroed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (``torch.empty`` and friends) with its tensor filled with zeros: empty
+    returns whatever the allocator held, and a program must not read memory it did not
+    write. torch's own function runs (its errors, its leaf), then the zeros."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        with torch.no_grad():
+            out.zero_()
+        return out
+
+    return call
+
+
+UNINITIALISED = frozenset({"empty", "empty_like", "new_empty"})
+
+
 # Values a program may call but never store, pass or print.
 _CALL_ONLY = frozenset({_Module, _Function, _GradModeCall})
