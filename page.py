@@ -13,6 +13,7 @@ from autoviz.lesson.edits import Toggles, apply_toggles
 from autoviz.lesson.study import Study, compare
 from ui import build, state, view
 from ui.studies import cached_study
+from ui.text import code_block
 
 # Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
 # labels fill the boxes Graphviz laid out for them.
@@ -115,7 +116,7 @@ def run() -> None:
         if study.trace is not None:
             view.accumulation_section(study)
         for lineno, text in study.warnings:
-            st.warning(f"line {lineno}: {text}")
+            st.warning(f"line {lineno}:\n\n{code_block(text)}")
         if study.output:
             st.markdown("**Printed**")
             st.code(study.output, language=None)

@@ -352,3 +352,25 @@ def test_a_link_to_a_program_nested_too_deeply_to_parse_gets_its_error_and_the_e
     (error,) = errors(at)
     assert "nested too deeply" in error, error
     assert at.text_area(key="editor").value.startswith("import torch")
+
+
+@pytest.mark.parametrize("quoted", [
+    "[login](https://evil.example/login) ![](http://host.example/b.png)",
+    "```\n[login](https://evil.example/login)\n```",
+])
+def test_user_text_in_an_error_is_shown_as_text_not_markdown(app, quoted):
+    set_code(app, f"import torch\nx = int({quoted!r})\n")
+    (error,) = errors(app)
+    title, body = error.split("\n\n", 1)
+    assert title == "**Line 2 fails**"
+    fence = body.split("\n", 1)[0]
+    assert set(fence) == {"`"} and len(fence) >= 3 and body.endswith("\n" + fence)
+    inner = body[len(fence) + 1:-len(fence) - 1]
+    assert "https://evil.example/login" in inner and fence not in inner
+
+
+def test_inline_code_holds_any_backticks():
+    from ui.text import code
+
+    assert code("x") == "`x`"
+    assert code("a ` b") == "`` a ` b ``" and code("``") == "``` `` ```"

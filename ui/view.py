@@ -27,6 +27,7 @@ from autoviz.lesson.study import (
 )
 from ui import graphview
 from ui.state import current_toggles, reset_run, session_id
+from ui.text import code, code_block
 
 GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
 PROJECTOR_HEIGHT = 560
@@ -51,7 +52,9 @@ def editor_section() -> str:
 
 
 def error_box(title: str, message: str) -> None:
-    st.error(f"**{title}**  \n{message}", icon="⚠️")
+    """An error: ``title`` is the page's words, ``message`` (torch's, Python's or about
+    the user's text) is shown literally, never as Markdown."""
+    st.error(f"**{title}**\n\n{code_block(message)}", icon="⚠️")
 
 
 def backward_section(study: Study) -> None:
@@ -296,7 +299,7 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
     n = len(trace.steps)
     if k == 0:
         root = study.root or "the root"
-        grad = f"gradient={study.gradient_code}" if study.gradient_code else (
+        grad = code(f"gradient={study.gradient_code}") if study.gradient_code else (
             "an implicit gradient of 1")
         start = trace.graph.node(trace.graph.roots[0]).name
         st.markdown(f"#### Step 0 of {n}: before backward\n"
