@@ -3,7 +3,6 @@ core -> draw."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from autoviz import worker
@@ -59,7 +58,6 @@ def run() -> None:
         st.warning("Parts of this link were left out: " + "; ".join(s.link_problems) + ".",
                    icon="🔗")
 
-    worker.pool().warm()  # the warm parent, if it is not running yet (it imports torch)
     try:
         base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
         ran = True
@@ -198,9 +196,7 @@ def stepping(study: Study, large: bool) -> None:
             view.node_details(study)
             if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
-                grads = study.tables["leaf_grads"]
-                st.dataframe(pd.DataFrame(list(grads.rows), columns=list(grads.columns)),
-                             hide_index=True)
+                st.dataframe(view.study_table(study, "leaf_grads"), hide_index=True)
     link = state.write_link()
     if large or st.session_state.get("graph_first"):
         return

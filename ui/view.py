@@ -374,6 +374,12 @@ def _study_tables(study: Study) -> list[tuple[str, pd.DataFrame | None, pa.Table
     return frames
 
 
+def study_table(study: Study, name: str) -> pd.DataFrame | None:
+    """One of the study's tables ("tensors", "nodes", "steps", "leaf_grads"), as built
+    once for it."""
+    return next(table for key, table, _ in _study_tables(study) if key == name)
+
+
 TABLES = {"tensors": "Tensors", "nodes": "Nodes", "steps": "Steps",
           "leaf_grads": "Leaf gradients"}
 
@@ -469,7 +475,7 @@ def export_section(study: Study, dot: Callable[[], str] | None) -> None:
         row.download_button("graph.dot", dot, file_name="graph.dot", mime="text/vnd.graphviz",
                             key="export_dot", on_click="ignore", icon=":material/download:")
     if study.trace is not None:
-        steps = next(table for name, table, _ in _study_tables(study) if name == "steps")
+        steps = study_table(study, "steps")
         row.download_button("steps.csv", partial(steps.to_csv, index=False),
                             file_name="steps.csv", mime="text/csv", key="export_steps",
                             on_click="ignore", icon=":material/download:")
