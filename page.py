@@ -12,7 +12,7 @@ from autoviz.lesson.edits import Toggles, apply_toggles
 from autoviz.lesson.study import Study, compare
 from ui import build, state, view
 from ui.studies import cached_study
-from ui.text import code_block
+from ui.text import code, code_block, one_line, plain
 
 # Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
 # labels fill the boxes Graphviz laid out for them.
@@ -55,8 +55,10 @@ def run() -> None:
     if s.form_error:
         view.error_box("That can't become a program", s.form_error)
     if s.link_problems:
-        st.warning("Parts of this link were left out: " + "; ".join(s.link_problems) + ".",
-                   icon="🔗")
+        # each names its parameter's value in a code span: on one line, so that no blank
+        # line in a value can end the span
+        st.warning("Parts of this link were left out: "
+                   + "; ".join(one_line(p) for p in s.link_problems) + ".", icon="🔗")
 
     try:
         base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
@@ -142,15 +144,16 @@ def _sidebar() -> None:
 
 def _toggled(shown: Study, base: Study, toggles: Toggles) -> tuple[Study, list[str]]:
     """The study drawn: ``shown`` with the toggles' rewrites applied, if any, and the notes
-    on what they changed."""
+    on what they changed (as Markdown: what they quote is shown as written)."""
     if not (toggles.active() and base.ok):
         return shown, []
     s = st.session_state
     edited, notes = apply_toggles(s.code, toggles)
     try:
-        return cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions), notes
+        study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
     except worker.JobFailed as exc:
-        return shown, [f"The toggles are not applied yet: {exc.message}."]
+        return shown, [f"The toggles are not applied yet: {code(exc.message)}."]
+    return study, [plain(note) for note in notes]  # they quote the names toggled
 
 
 def _last_good_or_stop(s: st.runtime.state.SessionStateProxy) -> Study:

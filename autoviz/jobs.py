@@ -29,8 +29,8 @@ from autoviz.runner.limits import Limits  # noqa: E402
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
-          actions: tuple[str, ...], where: Any = None) -> Any:
-    return make_study(source, root, gradient, retain, actions, where)
+          actions: tuple[str, ...], where: Any = None, limits: Limits | None = None) -> Any:
+    return make_study(source, root, gradient, retain, actions, where, limits)
 
 
 def lay_out(dot: str) -> str:
@@ -87,8 +87,8 @@ def child(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
     ``where``: a shared value a program job keeps at the line it runs."""
     try:
         confine(limits, folder, FILE_BYTES[kind])
-        if kind == "study":
-            args = (*args, where)
+        if kind == "study":  # the runner's caps are the pool's too: one Limits
+            args = (*args, where, limits)
         outcome: tuple[str, Any] = ("ok", JOBS[kind](*args))
     except MemoryError:
         outcome = ("memory", None)

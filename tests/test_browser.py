@@ -234,7 +234,7 @@ def test_graph_downloads_as_svg_and_png(server, browser, tmp_path):
     image = Image.open(io.BytesIO(files["graph.png"]))
     image.load()
     assert image.format == "PNG" and image.size[0] > 100
-    assert b"O = 5*a**2" in files["program.py"]
+    assert b"O = 5 * a ** 2" in files["program.py"]
     page.close()
 
 

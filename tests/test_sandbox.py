@@ -28,6 +28,8 @@ from typing import Any, Iterator
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoviz import Limits, Program, ProgramError, run_program
 
@@ -395,10 +397,10 @@ RESOURCES = [
                  id="node-call-flops"),
     pytest.param(T + "x = torch.zeros(10**5, requires_grad=True)\ny = x\n"
                  "for i in range(30):\n    y = y.view(10**5)\ny.sum().backward()", 6,
-                 Limits(total_elements=10**6), id="backward-snapshots"),
+                 Limits(total_bytes=4 * 10**6), id="backward-snapshots"),
     pytest.param(T + "x = torch.zeros(10**5, requires_grad=True)\ny = (x * 2).sum()\n"
                  "for i in range(20):\n    y.backward(retain_graph=True)", 5,
-                 Limits(total_elements=10**6), id="backward-traces-pile-up"),
+                 Limits(total_bytes=4 * 10**6), id="backward-traces-pile-up"),
 ]
 
 
@@ -416,7 +418,7 @@ CLOCK = Limits(seconds=0.25)
 SLOW = [
     pytest.param(NESTED_LIST.format(n=8) + "print(a)", 3, CLOCK, id="shared-list-print"),
     pytest.param(T + "x = torch.zeros(1).new_tensor(range(2 * 10**7))", 2,
-                 Limits(seconds=0.25, tensor_elements=10**4), id="new_tensor-range"),
+                 Limits(seconds=0.25, tensor_bytes=4 * 10**4), id="new_tensor-range"),
 ]
 
 
@@ -666,3 +668,302 @@ def test_source_that_is_not_text(source: Any) -> None:
     with pytest.raises(ProgramError) as info:
         run_program(source)
     assert_plain(info.value, refused=None)
+
+
+# ---- caps that count what is really spent ----------------------------------------------
+# Each class of the hardening issue: the input that triggers it, refused before the work,
+# and a property per class where one fits (torch, run natively by the test, is the oracle).
+
+LEAF = T + "x = torch.ones(4, requires_grad=True)\nz = x * 1\n"
+SHALLOW = Limits(graph_depth=300)
+INPLACE = [
+    pytest.param(LEAF + "for i in range(400):\n    z += 1", "z += 1"),
+    pytest.param(LEAF + "for i in range(400):\n    z.mul_(1.0)", "mul_"),
+    pytest.param(LEAF + "for i in range(400):\n    z.sigmoid_()", "sigmoid_"),
+    pytest.param(LEAF + "for i in range(400):\n    z.clamp_(-9, 9)", "clamp_"),
+    pytest.param(LEAF + "for i in range(400):\n    z[0] = z[1]", "setitem"),
+    pytest.param(LEAF + "for i in range(400):\n    z[:2] *= 1.0", "augassign-slice"),
+    pytest.param(LEAF + "v = z[:2]\nw = z[2:]\nfor i in range(200):\n    v.mul_(1.0)\n"
+                 "    w.mul_(1.0)", "two-views"),
+]
+
+
+@pytest.mark.parametrize(("source", "what"), INPLACE)
+def test_in_place_ops_count_toward_graph_depth(source: str, what: str) -> None:
+    err = refused_quickly(source, set(range(4, 10)), limits=SHALLOW)
+    assert "deep" in err.message, err.message
+
+
+def _true_depth(namespace: dict[str, Any]) -> int:
+    """The longest path from any tensor's grad_fn down to a leaf, walking torch's graph."""
+    memo: dict[Any, int] = {}
+
+    def depth(node: Any) -> int:
+        stack = [(node, False)]
+        while stack:
+            item, done = stack.pop()
+            if item is None or (item in memo and not done):
+                continue
+            children = [n for n, _ in item.next_functions if n is not None]
+            if done:
+                memo[item] = 1 + max((memo[c] for c in children), default=0)
+            else:
+                stack.append((item, True))
+                stack.extend((c, False) for c in children if c not in memo)
+        return memo.get(node, 0)
+
+    return max((depth(v.grad_fn) - 1 for v in namespace.values()
+                if isinstance(v, torch.Tensor) and v.grad_fn is not None), default=0)
+
+
+DEPTH_OPS = ["z += 1", "z.mul_(1.0)", "z = z * 1.0", "z[0] = z[1]", "v.mul_(1.0)",
+             "v = z[:2]", "w = z[2:]", "w.add_(1)", "z.clamp_(-9, 9)", "z[:2] *= 1.0",
+             "y = v + w", "z = torch.cat([v, w])"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.tuples(st.sampled_from(DEPTH_OPS), st.integers(1, 12)), min_size=1,
+                max_size=8))
+def test_no_graph_deeper_than_the_cap_runs(ops: list[tuple[str, int]]) -> None:
+    """Property: a program whose real graph is deeper than the cap is always refused, and
+    one well within it always runs."""
+    cap = 25
+    body = "".join(f"for i in range({n}):\n    {op}\n" for op, n in ops)
+    source = LEAF + "v = z[:2]\nw = z[2:]\n" + body
+    native: dict[str, Any] = {}
+    exec(compile(source, "<depth>", "exec"), native)  # the test's own text, not user input
+    real = _true_depth(native)
+    try:
+        run_program(source, Limits(graph_depth=cap))
+    except ProgramError as err:
+        assert real > cap // 3, f"real depth {real} refused: {err.message}"
+        assert "deep" in err.message, err.message
+    else:
+        assert real <= cap, f"ran with a graph {real} deep (cap {cap})"
+
+N = 10_000
+BROADCASTS = [
+    pytest.param(T + f"a = torch.ones({N}, 1)\nb = torch.ones(1, {N})\nc = torch.max(a, b)",
+                 4, id="torch.max-two-tensors"),
+    pytest.param(T + f"a = torch.ones({N}, 1)\nb = torch.ones(1, {N})\nc = a.min(b)", 4,
+                 id="min-method"),
+    pytest.param(T + f"a = torch.ones({N}, 1)\nc = torch.inner(a, a)", 3, id="inner"),
+    pytest.param(T + f"x = torch.ones({N}, 2)\nm = torch.ones({N}, dtype=torch.bool)\n"
+                 f"i = torch.zeros({N}, 1, dtype=torch.long)\ny = x[m, i]", 5,
+                 id="mask-and-index"),
+    pytest.param(T + f"a = torch.ones({N}, 1)\nb = torch.ones(1, {N})\nc = torch.where("
+                 "a > 0, a, b)", 4, id="where"),
+    pytest.param(T + f"a = torch.ones({N}, 1)\nb = torch.ones({N})\na[0] = 1\nc = a.max(b)", 5,
+                 id="max-method-vector"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), BROADCASTS)
+def test_broadcasting_calls_are_sized_as_broadcast(source: str, lineno: int) -> None:
+    err = refused_quickly(source, lineno)
+    assert "MB" in err.message, err.message
+
+
+BYTES = [
+    pytest.param(T + "x = torch.zeros(6_000_000, dtype=torch.complex128)", 2, id="complex128"),
+    pytest.param(T + "x = torch.zeros(6_000_000, dtype=torch.float64)", 2, id="float64"),
+    pytest.param(T + "x = torch.ones(6_000_000).double()", 2, id="double-cast"),
+    pytest.param(T + "x = torch.ones(6_000_000).to(torch.complex64)", 2, id="to-complex"),
+    pytest.param(T + "x = torch.ones(6_000_000) * 1j", 2, id="times-complex-scalar"),
+    pytest.param(T + "x = torch.randn(6_000_000).argsort()", 2, id="int64-indices"),
+    pytest.param(T + "x = torch.arange(6_000_000)", 2, id="int64-arange"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), BYTES)
+def test_tensor_caps_count_bytes_not_elements(source: str, lineno: int) -> None:
+    err = refused_quickly(source, lineno)
+    assert "MB" in err.message and "bytes" in err.message, err.message
+
+
+def test_the_same_count_in_float32_runs() -> None:
+    program = run_program(T + "x = torch.zeros(6_000_000)\ny = x.argmax()\n")
+    assert program.namespace["x"].numel() == 6_000_000
+
+
+S = 's = "a" * 100000\n'
+PYTHON_VALUES = [
+    pytest.param('s = "a" * 90000\nL = []\nfor i in range(50000):\n    L.append(s + str(i))', 4,
+                 id="list-of-long-distinct-strings"),
+    pytest.param(S + "t = str([s] * 99999)", 2, id="str-of-repeated-long-string"),
+    pytest.param('s = "a" * 30000\nprint(*[s] * 99999)', 2, id="print-star"),
+    pytest.param('print(*["ab"] * 60000)', 1, id="print-many-args"),
+    pytest.param(S + "print(*[1] * 99999, sep=s)", 2, id="print-sep"),
+    pytest.param(S + "print(1, end=s + s)", 2, id="print-end"),
+    pytest.param(S + "L = [s, s, s]\nfor i in range(20):\n    L = L + L", 4, id="list-doubling"),
+    pytest.param(S + "t = f'{s}{s}'", 2, id="fstring-two-long"),
+    pytest.param(T + "x = torch.zeros(90_000)\na = []\nfor i in range(1000):\n"
+                 "    a.append(reversed(x))", 5, id="append-reversed-tensor"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), PYTHON_VALUES)
+def test_python_strings_and_lists_are_counted(source: str, lineno: int) -> None:
+    refused_quickly(source, lineno)
+
+
+def test_reversed_tensor_is_torchs_flip() -> None:
+    program = run_program(T + "x = torch.arange(4.0, requires_grad=True)\ny = reversed(x)\n")
+    y = program.namespace["y"]
+    assert y.tolist() == [3.0, 2.0, 1.0, 0.0] and type(y.grad_fn).__name__ == "FlipBackward0"
+
+
+PRINTS = [
+    pytest.param(T + "print(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))", 2, id="print-8d"),
+    pytest.param(T + "s = str(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))", 2, id="str-8d"),
+    pytest.param(T + "s = repr(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))", 2, id="repr-8d"),
+    pytest.param(T + "s = f'{torch.ones(6, 6, 6, 6, 6, 6, 6, 6)}'", 2, id="fstring-8d"),
+    pytest.param(T + "s = f'{torch.ones(6, 6, 6, 6, 6, 6, 6, 6)!r}'", 2, id="fstring-r-8d"),
+    pytest.param(T + "x = torch.ones(6, 6, 6, 6, 6, 6, 6, 6)\nprint([x, x])", 3, id="in-list"),
+    pytest.param(T + "torch.set_printoptions(edgeitems=50)\nprint(torch.ones(100, 100, 100))",
+                 3, id="edgeitems-raised"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), PRINTS)
+def test_printing_is_costed_by_the_numbers_it_writes(source: str, lineno: int) -> None:
+    err = refused_quickly(source, lineno, seconds=1.0)
+    assert "characters" in err.message, err.message
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.integers(0, 7), min_size=0, max_size=4), st.integers(1, 200),
+       st.integers(1, 4))
+def test_text_floor_never_exceeds_torchs_text(shape: list[int], threshold: int,
+                                              edgeitems: int) -> None:
+    """Property: the size a print is refused by is a lower bound on what torch writes."""
+    from autoviz.runner.costs import text_floor
+
+    tensor = torch.randn(shape) if shape else torch.tensor(1.5)
+    torch.set_printoptions(threshold=threshold, edgeitems=edgeitems)
+    try:
+        text = str([tensor, "ab", 3])
+    finally:
+        torch.set_printoptions(profile="default")
+    assert text_floor([tensor, "ab", 3], threshold, edgeitems, 10**9) <= len(text)
+
+
+SUMS = [
+    pytest.param(LEAF + "s = sum([z] * 400)", 4, id="list"),
+    pytest.param(LEAF + "r = z.repeat(100)\ns = sum(r)", 5, id="tensor-rows"),
+    pytest.param(LEAF + "L = []\nfor i in range(400):\n    L.append(z)\ns = sum(L, z)", 7,
+                 id="start"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), SUMS)
+def test_builtin_sum_counts_every_addition(source: str, lineno: int) -> None:
+    err = refused_quickly(source, lineno, limits=SHALLOW)
+    assert "deep" in err.message, err.message
+
+
+def test_builtin_sum_builds_torchs_graph() -> None:
+    source = (T + "x = torch.tensor([1., 2., 3.], requires_grad=True)\n"
+              "s = sum(x * x)\nt = sum([x, x * 2], torch.ones(3))\n(s + t.sum()).backward()\n")
+    native: dict[str, Any] = {}
+    exec(compile(source, "<sum>", "exec"), native)
+    program = run_program(source)
+    for name in ("s", "t"):
+        ours, theirs = program.namespace[name], native[name]
+        assert torch.equal(ours, theirs)
+        assert type(ours.grad_fn).__name__ == type(theirs.grad_fn).__name__
+    assert torch.equal(program.namespace["x"].grad, native["x"].grad)
+
+
+FUNCTION_VALUES = [
+    pytest.param("def f(a):\n    return a\ng = f", 3, id="assign"),
+    pytest.param("def f(a):\n    return a\nprint(f)", 3, id="print"),
+    pytest.param("def f(a):\n    return a\nL = [f]", 3, id="in-list"),
+    pytest.param("def f(a):\n    return a\ny = f(f)", 3, id="argument"),
+    pytest.param("def f(a):\n    return f\ny = f(1)", 2, id="returned"),
+    pytest.param("def f(a):\n    return a\ns = str(f)", 3, id="str"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), FUNCTION_VALUES)
+def test_functions_are_called_never_held(source: str, lineno: int) -> None:
+    err = refused_quickly(source, lineno)
+    assert "f()" in err.message and "called" in err.message, err.message
+
+
+def test_a_function_is_still_called() -> None:
+    assert run_program("def f(a):\n    return a * 2\ny = f(21)\n").namespace["y"] == 42
+
+
+CHECKER = r"""
+import os, sys, glob, json
+from autoviz import run_program
+run_program("import torch\nx = torch.ones(2)\n")
+before, env = set(sys.modules), dict(os.environ)
+inductor = set(glob.glob("/tmp/torchinductor_*"))
+run_program('''import torch
+import torch.nn.functional as F
+v = torch.ones(20000)
+m = torch.ones(200, 200)
+i = torch.zeros(3, dtype=torch.long)
+a = torch.cat([v, v])
+b = torch.stack([v, v])
+c = torch.hstack([v, v])
+d = torch.vstack([v, v])
+e = torch.outer(v[:200], v[:200])
+f = torch.diag(v[:150])
+g = torch.eye(150)
+h = torch.normal(v, v)
+k = torch.randn_like(v)
+l = F.cross_entropy(m, torch.zeros(200, dtype=torch.long))
+n = F.nll_loss(m, torch.zeros(200, dtype=torch.long))
+o = torch.matmul(m, m)
+p = torch.mv(m, m[0])
+q = torch.dot(v, v)
+r = torch.inner(m, m)
+s = m.repeat(2, 1)
+t = torch.tile(m, (2, 1))
+u = m.index_select(0, i)
+w = m.gather(1, torch.zeros(200, 2, dtype=torch.long))
+y = F.pad(m, (1, 1))
+z = m[torch.tensor([0, 1]), 3]
+aa = torch.arange(20000.0)
+bb = torch.linspace(0, 1, 20000)
+cc = m.new_zeros(200, 200)
+dd = torch.masked_select(m, m > 0)
+ee = torch.nonzero(m)
+ff = m.expand(3, 200, 200)
+''')
+print(json.dumps({"modules": sorted(set(sys.modules) - before),
+                  "env": sorted(k for k in os.environ if os.environ[k] != env.get(k)),
+                  "files": sorted(set(glob.glob("/tmp/torchinductor_*")) - inductor)}))
+"""
+
+
+def test_cost_checks_import_and_configure_nothing() -> None:
+    """Sizing every kind of call leaves the process as it was: no module imported (torch's
+    meta-device code imports hundreds, torch._dynamo among them), no environment variable
+    set (TORCHINDUCTOR_CACHE_DIR), no folder made."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", CHECKER], capture_output=True, text=True,
+                          timeout=120, cwd=root, env={"PYTHONPATH": str(root),
+                                                      "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"modules": [], "env": [], "files": []}, found
+
+
+def test_augmented_assignment_evaluates_in_pythons_order() -> None:
+    """CPython evaluates the target ``w[2]`` before the right side: its IndexError wins."""
+    source = (T + "w = torch.ones(2, requires_grad=True)\nwith torch.no_grad():\n"
+              "    w[2] += 0.1 * w.grad\n")
+    with pytest.raises(IndexError) as native:
+        exec(compile(source, "<order>", "exec"), {})
+    with pytest.raises(ProgramError) as ours:
+        run_program(source)
+    assert ours.value.lineno == 4
+    assert ours.value.message == f"IndexError: {native.value}"

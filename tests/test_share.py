@@ -1,7 +1,9 @@
 """Shared links, projector mode and exports: the lecture features."""
 
+import ast
 import io
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -12,9 +14,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from autoviz.drawing.export import HEADER
 from autoviz.drawing.layout import render
 from autoviz.lesson.lab import make_study
-from autoviz.lesson.presets import NEURON, SEED_NETWORK
+from autoviz.lesson.presets import NEURON, PRESETS, SEED_NETWORK
 from autoviz.lesson.share import (
     LinkError,
     View,
@@ -183,3 +186,51 @@ def test_a_parameters_text_cannot_end_its_code_span():
     view = from_params({**to_params(View(code=NEURON)), "root": "`[x](http://evil.example)`"})
     (problem,) = view.problems
     assert problem.count("`") == 2 and "http://evil.example" in problem
+
+
+ROOT = Path(__file__).resolve().parents[1]
+_GRADS = ("\nimport json as _json\nfrom autoviz.autograd.graph import preview as _preview\n"
+          "print('@@' + _json.dumps({_n: _preview(_v.grad) for _n, _v in list(globals().items())"
+          " if isinstance(_v, torch.Tensor) and _v.is_leaf and (_v.requires_grad or "
+          "_v.grad is not None)}))\n")
+_EXPORTS = [pytest.param(p.code, p.root, None, id=key) for key, p in PRESETS.items()
+            if not key.startswith("mistake")] + [  # the mistakes fail on purpose
+    pytest.param("import torch\nx = torch.ones(3, requires_grad=True)\ny = x * 2  # twice\n",
+                 "y", "torch.tensor([1., 2., 3.])", id="gradient"),
+    pytest.param("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 3\n", "y",
+                 "torch.ones(2) \\\n* 2", id="gradient-continued-line"),
+    pytest.param("# -*- coding: utf-7 -*-\nimport torch\ns = 'a+AAo-b'\n"
+                 "x = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n", "y", None,
+                 id="coding-cookie"),
+    pytest.param("import torch\ns = 'one\\rtwo'\nx = torch.ones(2, requires_grad=True)\n"
+                 "y = (x ** 3).sum()\nprint(s)\n", "y", None, id="carriage-return-in-string"),
+]
+
+
+@pytest.mark.parametrize(("source", "root", "gradient"), _EXPORTS)
+def test_every_export_parses_runs_and_gives_the_pages_gradients(tmp_path, source, root,
+                                                                gradient):
+    """The exported file is written back from the parse: it parses, runs in plain Python,
+    and leaves every leaf the gradient the page shows."""
+    study = make_study(source, root, gradient)
+    assert study.ok, study.error
+    text = study.program_file
+    ast.parse(text)
+    # our own two header lines come first, so no coding cookie of the program can count
+    assert text.startswith(HEADER) and "# twice" not in text
+    path = tmp_path / "program.py"
+    path.write_text(text + _GRADS)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("@@")]
+    assert json.loads(line[2:]) == dict(study.grads)
+
+
+def test_an_export_can_hold_only_what_the_runner_accepted():
+    """A gradient with a statement break, or a program the runner refuses, exports nothing
+    that would run: the gradient is refused, the program shows an error and no file."""
+    bad = make_study("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\n", "y",
+                     "torch.ones(2)\r__import__('os').system('touch /tmp/pwned')")
+    assert "one expression" in str(bad.backward_error), bad.backward_error
+    assert "__import__" not in bad.program_file and "backward(" not in bad.program_file

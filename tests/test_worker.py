@@ -22,7 +22,10 @@ from autoviz.lesson.presets import PRESETS
 from autoviz.runner.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
+# one C call of 12-18 s: torch prints all 1.7 million numbers. The runner refuses it by
+# its output cap; these pools' caps allow it, to show the wall clock at work.
 HUGE_PRINT = "import torch\nprint(torch.ones(6, 6, 6, 6, 6, 6, 6, 6))\n"
+LOUD = {"output_chars": 10**8}
 SMALL = "import torch\na = torch.tensor([3.], requires_grad=True)\nO = 5 * a ** 2\n"
 
 
@@ -52,7 +55,8 @@ def test_a_job_runs_in_another_process_and_returns_plain_data():
 
 
 def test_a_program_over_the_memory_limit_gets_a_message_and_the_next_job_works():
-    pool = worker.Pool(limits=Limits(memory_bytes=256 * 2**20))
+    pool = worker.Pool(limits=Limits(memory_bytes=256 * 2**20, tensor_bytes=10**8,
+                                     total_bytes=10**9))
     code = ("import torch\na = torch.ones(8000000, dtype=torch.float64)\nb = a + 1\n"
             "c = b + 1\nd = c + 1\ne = d + 1\n")  # 64 MB each: fine for the caps, not the OS
     study = pool.run("study", code, None, None, True, ())
@@ -62,7 +66,7 @@ def test_a_program_over_the_memory_limit_gets_a_message_and_the_next_job_works()
 
 
 def test_a_single_c_call_past_the_wall_clock_is_killed_and_the_next_job_works():
-    pool = worker.Pool(limits=Limits(job_seconds=2))
+    pool = worker.Pool(limits=Limits(job_seconds=2, **LOUD))
     start = time.monotonic()
     with pytest.raises(worker.JobFailed,
                        match="^the program was stopped after 2 s on line 2$") as failed:
@@ -74,7 +78,7 @@ def test_a_single_c_call_past_the_wall_clock_is_killed_and_the_next_job_works():
 
 
 def test_a_worker_that_segfaults_becomes_a_message_and_the_next_job_works():
-    pool = worker.Pool(limits=Limits(job_seconds=30))
+    pool = worker.Pool(limits=Limits(job_seconds=30, **LOUD))
     caught = []
 
     def run():
@@ -99,7 +103,7 @@ def test_a_worker_that_segfaults_becomes_a_message_and_the_next_job_works():
 
 
 def test_a_full_pool_says_busy_at_once_and_one_session_runs_one_job():
-    pool = worker.Pool(workers=1, waiting=0, limits=Limits(job_seconds=3))
+    pool = worker.Pool(workers=1, waiting=0, limits=Limits(job_seconds=3, **LOUD))
     thread = threading.Thread(target=lambda: pytest.raises(
         worker.JobFailed, pool.run, "study", HUGE_PRINT, None, None, True, (), session="s1"))
     thread.start()

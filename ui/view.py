@@ -181,7 +181,8 @@ def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str
         try:
             scene = graphview.show(study, k, height, large, saved)
         except (layout.LayoutError, worker.JobFailed) as exc:
-            st.caption(f"Interactive view unavailable ({exc}); showing the classic view.")
+            st.caption(f"Interactive view unavailable ({code(str(exc))}); "
+                       "showing the classic view.")
         else:
             graph = scene.graph
             if scene.collapsed.folds:
@@ -190,8 +191,8 @@ def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str
                 st.caption(LEGEND + INTERACTIVE_HELP)
             return lambda: _step_dot(study, graph, k, saved, large)
     if st.session_state.get("view_error"):
-        st.caption(f"The interactive view failed in this browser ({st.session_state.view_error})"
-                   "; showing the classic view.")
+        st.caption("The interactive view failed in this browser "
+                   f"({code(st.session_state.view_error)}); showing the classic view.")
     dot = _step_dot(study, graph, k, saved, large)
     st.graphviz_chart(dot, width="stretch", height=height)
     if not large:
@@ -249,27 +250,27 @@ def node_details(study: Study) -> None:
     with st.container(border=True, key="node_details"):
         head = st.container(horizontal=True, vertical_alignment="center")
         title = node.tensor.name if node.tensor and node.tensor.name else ""
-        head.markdown(f"**Selected:** `{node.name}`" + (f" — `{title}`" if title else ""))
+        head.markdown(f"**Selected:** {code(node.name)}" + (f" — {code(title)}" if title else ""))
         head.button("", icon=":material/close:", key="unselect", type="tertiary",
                     on_click=_select, args=(None,), help="Close the details")
         if node.kind == "none":
-            st.markdown(f"- reached as `{short_path(node.path)}`, which is `(None, 0)`: this input "
-                        "needs no gradient (a constant, or a tensor without "
+            st.markdown(f"- reached as {code(short_path(node.path))}, which is `(None, 0)`: "
+                        "this input needs no gradient (a constant, or a tensor without "
                         "`requires_grad`), so nothing flows here.")
             return
-        facts = [f"torch's name: `{node.torch_name}`" if node.torch_name else "",
-                 f"reached as `{short_path(node.path)}`"]
+        facts = [f"torch's name: {code(node.torch_name)}" if node.torch_name else "",
+                 f"reached as {code(short_path(node.path))}"]
         tensor = node.tensor
         if tensor is not None:
             badges = [b for b, on in (("is_leaf", tensor.is_leaf),
                                       ("requires_grad", tensor.requires_grad),
                                       ("retains_grad", tensor.retains_grad)) if on]
-            facts.append(f"tensor: shape `{list(tensor.shape)}` · `{tensor.dtype}` · "
+            facts.append(f"tensor: shape `{list(tensor.shape)}` · {code(tensor.dtype)} · "
                          + " · ".join(f"`{b}`" for b in badges))
-            facts.append(f"value: `{tensor.value}`")
+            facts.append(f"value: {code(tensor.value)}")
             if tensor.grad is not None:
-                facts.append(f"`.grad`: `{tensor.grad}`")
-        facts += [f"`{item.attr}` = `{'(freed)' if item.freed else item.value}`"
+                facts.append(f"`.grad`: {code(tensor.grad)}")
+        facts += [f"{code(item.attr)} = {code('(freed)' if item.freed else item.value)}"
                   for item in node.saved]
         st.markdown("\n".join(f"- {f}" for f in facts if f))
         steps = study.trace.steps if study.trace else []
@@ -287,7 +288,7 @@ def _select(node_id: str | None) -> None:
 
 def _no_graph(study: Study) -> str:
     root = study.root or "The root"
-    return (f"`{root}` has no `grad_fn` and does not require grad: nothing in its history "
+    return (f"{code(root)} has no `grad_fn` and does not require grad: nothing in its history "
             "requires grad, so autograd recorded no graph.")
 
 
@@ -303,31 +304,32 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
             "an implicit gradient of 1")
         start = trace.graph.node(trace.graph.roots[0]).name
         st.markdown(f"#### Step 0 of {n}: before backward\n"
-                    f"`{root}.backward()` will start at `{start}` with {grad}. Press "
-                    "**Next ▶** (or →) to let torch's engine run one node.")
+                    f"{code(root + '.backward()')} will start at {code(start)} with {grad}. "
+                    "Press **Next ▶** (or →) to let torch's engine run one node.")
         return
     step = trace.steps[k - 1]
     node = trace.graph.node(step.node_id)
     title = node.tensor.name if node.tensor and node.tensor.name else ""
-    st.markdown(f"#### Step {k} of {n}: `{node.name}`" + (f" — `{title}`" if title else ""))
+    st.markdown(f"#### Step {k} of {n}: {code(node.name)}"
+                + (f" — {code(title)}" if title else ""))
     if not compact:
-        st.caption(f"torch's name: `{step.name}` · reached as `{short_path(step.path)}`")
+        st.caption(f"torch's name: {code(step.name)} · reached as {code(short_path(step.path))}")
     received = ", ".join(preview(g) for g in step.grad_outputs)
-    st.markdown(f"**Received** (`grad_outputs`): `{received}`")
+    st.markdown(f"**Received** (`grad_outputs`): {code(received)}")
     if len(step.fan_in) > 1 or (step.fan_in and step.fan_in[0].from_node is not None
                                 and len(step.fan_in) > 1):
-        parts = [f"`{trace.graph.node(c.from_node).name}` ({c.from_node}) sent "
-                 f"`{preview(c.grad)}`" if c.from_node else f"backward() gave `{preview(c.grad)}`"
-                 for c in step.fan_in]
+        parts = [f"{code(trace.graph.node(c.from_node).name)} ({c.from_node}) sent "
+                 f"{code(preview(c.grad))}" if c.from_node else
+                 f"backward() gave {code(preview(c.grad))}" for c in step.fan_in]
         st.markdown("Summed by the engine from: " + "; ".join(parts))
     elif step.fan_in:
         c = step.fan_in[0]
         source = "backward()'s gradient" if c.from_node is None else (
-            f"`{trace.graph.node(c.from_node).name}` ({c.from_node}), slot {c.index}")
+            f"{code(trace.graph.node(c.from_node).name)} ({c.from_node}), slot {c.index}")
         st.markdown(f"From: {source}")
     if node.kind == "leaf":
         name = node.tensor.name if node.tensor and node.tensor.name else "the leaf"
-        st.markdown(f"**Accumulates** into `{name}.grad` (AccumulateGrad has no "
+        st.markdown(f"**Accumulates** into {code(name + '.grad')} (AccumulateGrad has no "
                     "`next_functions`).")
     else:
         rows = []
@@ -445,13 +447,13 @@ def comparison_section(before: Study, after: Study, result: Comparison) -> None:
                 error_box("No graph", study.backward_error)
     facts = []
     if result.vanished:
-        facts.append("Nodes gone: " + ", ".join(f"`{v}`" for v in result.vanished))
+        facts.append("Nodes gone: " + ", ".join(map(code, result.vanished)))
     if result.appeared:
-        facts.append("Nodes new: " + ", ".join(f"`{v}`" for v in result.appeared))
+        facts.append("Nodes new: " + ", ".join(map(code, result.appeared)))
     if result.lost_grad:
-        facts.append("Leaves that now get `None`: " + ", ".join(f"`{v}`"
-                                                                for v in result.lost_grad))
-    facts.append(f"Root value: `{result.root_before}` → `{result.root_after}`")
+        facts.append("Leaves that now get `None`: " + ", ".join(map(code, result.lost_grad)))
+    facts.append(f"Root value: {code(str(result.root_before))} → "
+                 f"{code(str(result.root_after))}")
     st.markdown("\n".join(f"- {f}" for f in facts))
     if result.grads:
 

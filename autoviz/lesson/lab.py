@@ -19,6 +19,7 @@ from autoviz.drawing.export import program_file
 from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study
 from autoviz.lesson.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 from autoviz.runner.errors import ProgramError
+from autoviz.runner.limits import Limits
 from autoviz.runner.program import Program, run_program
 
 # Steps whose manual call is run (and its result shown); past it the call is shown unrun:
@@ -79,20 +80,20 @@ def parse_gradient(text: str) -> torch.Tensor:
 
 def make_study(source: str, root: str | None = None, gradient: str | None = None,
                retain_graph: bool = True, actions: tuple[str, ...] = (),
-               where: Any = None) -> Study:
+               where: Any = None, limits: Limits | None = None) -> Study:
     """Run ``source``, record backward from ``root`` (default: the best candidate), and
     return what the page shows, as plain data. ``where``: see :func:`run_program` (0 once
-    the program has run)."""
-    return freeze(run_study(source, root, gradient, retain_graph, actions, where))
+    the program has run); ``limits``: the runner's caps (its defaults if None)."""
+    return freeze(run_study(source, root, gradient, retain_graph, actions, where, limits))
 
 
 def run_study(source: str, root: str | None = None, gradient: str | None = None,
               retain_graph: bool = True, actions: tuple[str, ...] = (),
-              where: Any = None) -> Live:
+              where: Any = None, limits: Limits | None = None) -> Live:
     """:func:`make_study`'s live half: the program run and its backward recorded."""
     study = Live(source)
     try:
-        program = run_program(source, where=where)
+        program = run_program(source, limits, where=where)
     except ProgramError as exc:
         study.error = exc
         return study

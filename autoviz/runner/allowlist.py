@@ -6,17 +6,20 @@ Each callable carries a cost category, used to check resources *before* the call
   reductions, views, casts). Inputs are already within the caps, so nothing to check.
 - ``broadcast``: elementwise over broadcast inputs; the output size is
   ``torch.broadcast_shapes`` of the tensor arguments.
-- ``meta``: run first on torch's ``meta`` device (shapes, no memory) and check the result.
-- ``matmul``: like ``meta``, and the FLOPs (output size x inner dimension) are checked too.
-- ``create``: a factory (``zeros``, ``randn``…), run first with ``device="meta"``.
+- ``shaped``: the size of the result is worked out from the arguments' shapes by a rule
+  per function (:func:`autoviz.runner.costs.result_numel`), never by running it.
+- ``matmul``: like ``shaped``, and the FLOPs (output size x inner dimension) are checked too.
+- ``create``: a factory (``zeros``, ``arange``…), sized from its arguments.
 - ``random``: a factory that draws random numbers; gets the program's own generator.
+
+Every category is also checked in bytes (elements x the result's element size).
 """
 
 from __future__ import annotations
 
 SAME = "same"
 BROADCAST = "broadcast"
-META = "meta"
+SHAPED = "shaped"
 MATMUL = "matmul"
 CREATE = "create"
 RANDOM = "random"
@@ -52,7 +55,7 @@ _BINARY = """
 TORCH_FUNCTIONS: dict[str, str] = {
     **_cats(same=_UNARY, broadcast=_BINARY),
     **_cats(
-        meta="cat concat concatenate stack hstack vstack outer gather index_select "
+        shaped="cat concat concatenate stack hstack vstack outer gather index_select "
         "tile diag masked_select nonzero",
         matmul="matmul mm bmm mv dot inner",
         create="tensor as_tensor zeros ones empty full arange linspace logspace eye "
@@ -69,7 +72,7 @@ F_FUNCTIONS: dict[str, str] = _cats(
     "normalize",
     broadcast="binary_cross_entropy_with_logits binary_cross_entropy mse_loss l1_loss "
     "smooth_l1_loss huber_loss",
-    meta="cross_entropy nll_loss pad",
+    shaped="cross_entropy nll_loss pad",
     matmul="linear",
 )
 
@@ -81,7 +84,7 @@ TENSOR_METHODS: dict[str, str] = {
         "item tolist numel dim size nelement element_size is_contiguous fill_ backward "
         "sum_to_size",
         broadcast="add_ sub_ mul_ div_ pow_ copy_ masked_fill_ lerp_ eq_ clamp_min_ clamp_max_",
-        meta="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
+        shaped="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
         "index_select gather scatter scatter_add index_add diag masked_select nonzero",
         matmul="matmul mm bmm mv dot inner",
     ),

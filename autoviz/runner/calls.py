@@ -25,7 +25,6 @@ from autoviz.runner.values import (
     _PRINT_CAPS,
     _PRINT_FIELDS,
     _SHAPE_METHODS,
-    _SUM_TERMS,
     _VALUE_TYPES,
     UNINITIALISED,
     UserFunction,
@@ -124,8 +123,9 @@ class Calls:
         if isinstance(obj, list):  # list.append
             if len(obj) >= self.limits.container_items:
                 raise self._refuse("the list is too long")
-            if any(isinstance(a, (list, tuple, range)) for a in args):
+            if any(isinstance(a, (list, tuple, range, str)) for a in args):
                 self._check_size([obj, *args])
+            self.budget.count_python((None,))
             return self._fail_safe(obj.append, *args, **kwargs)
         if isinstance(obj, _Node):
             return self._fail_safe(obj.name, *args, **kwargs)
@@ -165,7 +165,7 @@ class Calls:
                 raise _Failure(TypeError(f"backward() got an unexpected keyword argument "
                                          f"'{key}'"))
             bound[key] = value
-        self.budget.before(al.SAME, (tensor, bound.get("gradient")), {}, ".backward", _no_meta)
+        self.budget.before(al.SAME, (tensor, bound.get("gradient")), {}, ".backward")
         try:
             with self._capture():
                 trace = self._fail_safe(
@@ -174,7 +174,7 @@ class Calls:
                     create_graph=bool(bound.get("create_graph", False)),
                     inputs=bound.get("inputs"), catalog=self.program.catalog,
                     root_name=self.program.name_of(tensor),
-                    max_elements=self.budget.remaining_elements())
+                    max_elements=self.budget.remaining_bytes() // tensor.element_size())
         except _Failure as failure:
             if isinstance(failure.exc, TraceTooBig):
                 raise self._refuse(str(failure.exc)) from None
@@ -183,8 +183,8 @@ class Calls:
         for step in trace.steps:
             for grad in (*step.grad_inputs, *step.grad_outputs):
                 if grad is not None:
-                    kept += grad.numel()
-        self.budget.count_elements(kept)
+                    kept += grad.numel() * grad.element_size()
+        self.budget.count_bytes(kept)
         self.program.traces.append(trace)
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -256,24 +256,38 @@ class Calls:
                     raise self._refuse(f"{name}() over more than {cap:,} items is not allowed")
         if name in ("list", "tuple") and args and isinstance(args[0], _Lazy):
             return getattr(builtins, name)(args[0].take(cap, self._refuse))
+        tensors = any(isinstance(a, (torch.Tensor, _Lazy)) or tensors_in(a) for a in args)
+        if name == "reversed" and args and isinstance(args[0], torch.Tensor):
+            # Tensor.__reversed__ is a flip: a new tensor (and a node), not an iterator
+            return self._op(builtins.reversed, args, kwargs, al.SAME, node, name)
         if name in ("enumerate", "zip", "reversed"):
             return _Lazy(self._fail_safe(getattr(builtins, name), *args, **kwargs))
         if name in ("str", "repr"):
-            with self._printing():
-                result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
-        elif name in ("sum", "abs", "min", "max", "round") and any(
-                tensors_in(a) or isinstance(a, torch.Tensor) for a in args):
-            first = args[0] if args else None
-            terms = (first.shape[0] if isinstance(first, torch.Tensor) and first.dim()
-                     else len(first) if isinstance(first, (list, tuple)) else 0)
-            if name == "sum" and terms > _SUM_TERMS:
-                # Python's sum adds one term at a time: a graph as deep as there are terms
-                raise self._refuse(f"sum() over {terms:,} tensors would build a graph that "
-                                   f"deep (limit {_SUM_TERMS:,}); use torch.sum or .sum()")
+            if len(args) != 1 or kwargs:
+                return self._check_python(self._fail_safe(getattr(builtins, name), *args,
+                                                          **kwargs))
+            return self._as_text(getattr(builtins, name), args[0])
+        if name == "sum" and tensors:
+            return self._sum(args, kwargs, node)
+        if name in ("abs", "min", "max", "round") and tensors:
             result = self._op(getattr(builtins, name), args, kwargs, al.BROADCAST, node, name)
         else:
             result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
         return self._check_python(result)
+
+    def _sum(self, args: tuple, kwargs: dict[str, Any], node: ast.Call) -> Any:
+        """Python's ``sum``: ``start + item`` one item at a time, each addition an operation
+        of its own (so the graph it builds counts toward the caps as it grows)."""
+        if not args or len(args) > 2 or set(kwargs) - {"start"}:
+            return self._fail_safe(builtins.sum, *args, **kwargs)  # Python's own TypeError
+        items = args[0]
+        total = args[1] if len(args) > 1 else kwargs.get("start", 0)
+        if isinstance(items, torch.Tensor):  # iterating a tensor is unbind(0), as natively
+            items = self._op(tuple, (items,), {}, al.SAME, node, "sum")
+        for item in items:
+            self.budget.tick()
+            total = self._binop(ast.Add, total, item, node)
+        return total
 
     def _binop(self, op: type, left: Any, right: Any, node: ast.AST,
                inplace: bool = False) -> Any:
@@ -318,6 +332,7 @@ class Calls:
         elif isinstance(value, (str, list, tuple)) and not isinstance(value, torch.Size):
             if len(value) > max(self.limits.container_items, self.limits.output_chars):
                 raise self._refuse("the value is too long")
+            self.budget.count_python(value)
         return value
 
     def _op(self, fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any], category: str,
@@ -327,7 +342,7 @@ class Calls:
         with _LOCK:  # the warnings filters are process-wide (as in self._capture())
             saved, caught = _start_capture()
             try:
-                budget.before(category, args, kwargs, name, fn)
+                budget.before(category, args, kwargs, name)
                 try:
                     result = fn(*args, **kwargs)
                 except (ProgramError, _Failure, _Return, _Break, _Continue):
@@ -372,10 +387,6 @@ class Calls:
         except Exception as exc:
             raise _Failure(exc) from None
 
-
-
-def _no_meta(*args: Any, **kwargs: Any) -> None:
-    return None
 
 
 _MISSING = object()

@@ -1,16 +1,29 @@
-"""Resource accounting for one run: every cap is checked before the work is spent."""
+"""Resource accounting for one run: every cap is checked before the work is spent.
+
+Sizes are worked out from shapes and dtypes alone (never by running anything, not even on
+torch's ``meta`` device, whose Python code imports and configures parts of torch): an
+upper bound on the bytes each call makes, the FLOPs of a matmul, the depth of the
+autograd graph (in-place ops included), the characters text will take before it is made.
+"""
 
 from __future__ import annotations
 
+import math
 import time
-import warnings
-from typing import Any, Callable
+import weakref
+from typing import Any
 
 import torch
 
-from autoviz.runner.allowlist import BROADCAST, CREATE, MATMUL, META, RANDOM
+from autoviz.runner.allowlist import CREATE, MATMUL, RANDOM, SHAPED
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.limits import Limits
+
+Tensor = torch.Tensor
+_SCALARS = frozenset({int, float, bool, complex, str, type(None)})  # never hold a tensor
+MAX_NESTING = 32  # torch's indexing recurses into nested lists on the C stack
+MAX_DIMS = 64  # torch's kernels slow to a crawl on tensors with thousands of dimensions
+SMALL = 10_000  # a call this small may run even when its size could not be worked out
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:
@@ -31,21 +44,9 @@ def grad_fn_of(tensor: torch.Tensor) -> Any:
         return None
 
 
-def to_meta(value: Any) -> Any:
-    """The same shapes/strides/dtypes on torch's ``meta`` device: no memory, no compute."""
-    if isinstance(value, torch.Tensor):
-        return torch.empty_strided(value.size(), value.stride(), dtype=value.dtype,
-                                   device="meta")
-    if isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value):
-        return type(value)(to_meta(v) for v in value)
-    return value
-
-
-MAX_NESTING = 32  # torch's indexing recurses into nested lists on the C stack
-
-
 def python_size(value: Any, cap: int) -> int:
-    """Number of scalars in nested lists/tuples/ranges, stopping once past ``cap``.
+    """Size of nested lists/tuples/ranges, stopping once past ``cap``: one per scalar, and
+    a string one per 8 characters (at least one).
 
     Shared inner lists count every time they appear (``[a, a]`` is twice ``a``), as they do
     for whatever consumes them; nesting deeper than :data:`MAX_NESTING` counts as too big.
@@ -62,12 +63,52 @@ def python_size(value: Any, cap: int) -> int:
             stack.extend((v, depth + 1) for v in item)
         elif isinstance(item, torch.Tensor):
             total += item.numel()
+        elif isinstance(item, str):
+            total += 1 + len(item) // 8
         else:
             total += 1
     return total
 
 
-def broadcast_numel(shapes: list[torch.Size]) -> int:
+def formatted_elements(tensor: torch.Tensor, threshold: int, edgeitems: int) -> int:
+    """How many numbers torch's ``str(tensor)`` writes: all of them up to ``threshold``,
+    else at most ``2 * edgeitems`` along each dimension (every one when no dimension is
+    longer than that, which is how an 8-d tensor of 6s prints 1.7 million numbers)."""
+    numel = tensor.numel()
+    if numel <= threshold:
+        return numel
+    return math.prod(min(n, 2 * edgeitems) for n in tensor.shape)
+
+
+def text_floor(value: Any, threshold: int, edgeitems: int, cap: int) -> int:
+    """A lower bound on the characters ``str(value)`` takes, stopping once past ``cap``:
+    a tensor at least two per number it writes, a string its length, a list two per item
+    (a list inside itself is written ``[...]``, as Python does)."""
+
+    def floor(item: Any, depth: int, inside: tuple[int, ...], total: int) -> int:
+        cls = item.__class__
+        if cls is str:
+            return total + len(item)
+        if isinstance(item, torch.Tensor):
+            return total + 2 * formatted_elements(item, threshold, edgeitems)
+        if not isinstance(item, (list, tuple)) or isinstance(item, torch.Size):
+            return total + 1
+        if id(item) in inside:
+            return total + 5
+        if depth >= MAX_NESTING:
+            return cap + 1
+        total += 2 * len(item)
+        inside = (*inside, id(item))
+        for sub in item:
+            if total > cap:
+                break
+            total = floor(sub, depth + 1, inside, total)
+        return total
+
+    return floor(value, 0, (), 0)
+
+
+def broadcast_numel(shapes: list[Any]) -> int:
     """An upper bound on the element count of shapes broadcast together (torch's own
     ``broadcast_shapes`` goes through slow Python reference code)."""
     ndim = max((len(s) for s in shapes), default=0)
@@ -87,20 +128,20 @@ def _ints(value: Any) -> list[int]:
     return []
 
 
-def _size_args(args: tuple, kwargs: dict[str, Any]) -> list[int] | None:
+def _size_args(args: tuple, kwargs: dict[str, Any], key: str = "size") -> list[int] | None:
     """The sizes of a factory call like ``zeros(3, 2)``, ``zeros((3, 2))``, ``size=(3,)``."""
-    if kwargs and "size" in kwargs:
-        sizes = kwargs["size"]
+    if kwargs and key in kwargs:
+        sizes = kwargs[key]
     elif len(args) == 1 and isinstance(args[0], (tuple, list)):
         sizes = args[0]
     else:
         sizes = args
     if isinstance(sizes, int):
         sizes = (sizes,)
-    if not isinstance(sizes, (tuple, list)):
+    if not isinstance(sizes, (tuple, list)) or len(sizes) > MAX_DIMS:
         return None
     for n in sizes:
-        if n.__class__ is not int and (not isinstance(n, int) or isinstance(n, bool)):
+        if not isinstance(n, int) or isinstance(n, bool):
             return None
     return list(sizes)
 
@@ -113,83 +154,287 @@ def _prod(sizes: Any) -> int:
     return total
 
 
-_FACTORIES = {"torch.zeros", "torch.ones", "torch.empty", "torch.randn", "torch.rand"}
-_MATMULS = {"torch.matmul", "torch.mm", "torch.bmm", "torch.mv", "torch.dot", "torch.inner",
-            ".matmul", ".mm", ".bmm", ".mv", ".dot", ".inner", "@"}
-
-
-def shape_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, float] | None:
-    """(elements out, FLOPs) of common calls from shapes alone; None when not sure."""
-    if name in _FACTORIES:
-        sizes = _size_args(args, kwargs)
-        if sizes is not None and len(sizes) > MAX_DIMS:
-            return None  # the meta check refuses it (or torch does, cheaply)
-        return None if sizes is None else (_prod(sizes), 0.0)
-    if name == "torch.randint" and len(args) in (2, 3) and isinstance(args[-1], (tuple, list)):
-        sizes = _size_args((args[-1],), {})
-        return None if sizes is None else (_prod(sizes), 0.0)
-    if name in _MATMULS and len(args) == 2 and isinstance(args[0], torch.Tensor) \
-            and isinstance(args[1], torch.Tensor):
-        a, b = args[0].shape, args[1].shape
-        if not a or not b:
-            return None
-        batch = 1 if len(a) <= 2 and len(b) <= 2 else broadcast_numel([a[:-2], b[:-2]])
-        rows = a[-2] if len(a) > 1 else 1
-        cols = b[-1] if len(b) > 1 else 1
-        out = batch * rows * cols
-        return out, 2.0 * out * a[-1]
-    if name in ("F.cross_entropy", "F.nll_loss") and args and isinstance(args[0], torch.Tensor):
-        # a loss per sample at most (reduction="none"): never more elements than the input
-        return args[0].numel(), 0.0
-    if name == "F.linear" and len(args) >= 2 and all(
-            isinstance(a, torch.Tensor) for a in args[:2]):
-        x, w = args[0].shape, args[1].shape
-        if not x or len(w) != 2:
-            return None
-        out = _prod(x[:-1]) * w[0]
-        return out, 2.0 * out * x[-1]
-    if name in ("torch.cat", "torch.stack", "torch.concat", "torch.hstack", "torch.vstack") \
-            and args and isinstance(args[0], (list, tuple)):
-        return sum(t.numel() for t in tensors_in(args[0])), 0.0
+def _number(value: Any) -> float | None:
+    if isinstance(value, Tensor):
+        return float(value) if value.numel() == 1 and not value.is_complex() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
-MAX_DIMS = 64  # torch's kernels slow to a crawl on tensors with thousands of dimensions
-_META_CHECKED = frozenset({META, MATMUL, CREATE, RANDOM})
-Tensor = torch.Tensor
-_SCALARS = frozenset({int, float, bool, complex, str, type(None)})  # never hold a tensor
+def _arg(args: tuple, kwargs: dict[str, Any], index: int, key: str) -> Any:
+    if key in kwargs:
+        return kwargs[key]
+    return args[index] if len(args) > index else None
 
 
-def _same_shapes(tensors: list[torch.Tensor]) -> bool:
-    shape = tensors[0].shape
-    return all(t.shape == shape for t in tensors)
+def _arange_count(args: tuple, kwargs: dict[str, Any]) -> int | None:
+    values = [_number(v) for v in args[:3]]
+    if len(values) == 1:
+        values = [0.0, *values]
+    start = _number(kwargs["start"]) if "start" in kwargs else (values[0] if values else 0.0)
+    end = _number(kwargs["end"]) if "end" in kwargs else (values[1] if len(values) > 1
+                                                            else None)
+    step = _number(kwargs["step"]) if "step" in kwargs else (values[2] if len(values) > 2
+                                                               else 1.0)
+    if start is None or end is None or step is None or step == 0:
+        return None
+    count = (end - start) / step
+    if not math.isfinite(count):
+        return None
+    return max(0, math.ceil(count))
 
 
-def _tensor_args(args: tuple, kwargs: dict[str, Any]) -> list[torch.Tensor]:
-    """The tensors among a call's arguments (one level into lists and tuples)."""
-    found = []
-    for value in (*args, *kwargs.values()) if kwargs else args:
-        cls = value.__class__
-        if cls is Tensor:
-            found.append(value)
-        elif cls in _SCALARS:
+def _matmul(name: str, a: torch.Size, b: torch.Size) -> tuple[int, float] | None:
+    """(elements out, FLOPs) of a matrix product of shapes ``a`` and ``b``."""
+    if not a or not b:
+        return None
+    if name.endswith("inner"):
+        out = _prod(a[:-1]) * _prod(b[:-1])
+        return out, 2.0 * out * a[-1]
+    batch = 1 if len(a) <= 2 and len(b) <= 2 else broadcast_numel([a[:-2], b[:-2]])
+    rows = a[-2] if len(a) > 1 else 1
+    cols = b[-1] if len(b) > 1 else 1
+    out = batch * rows * cols
+    return out, 2.0 * out * a[-1]
+
+
+def _index_numel(tensor: Tensor, index: Any) -> int:
+    """An upper bound on the elements of ``tensor[index]``: the dimensions basic indexing
+    keeps, at full size, times the advanced indices broadcast together (a mask counts as
+    many as it has elements)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    dims = tuple(tensor.shape)
+    consumed = 0
+    for p in parts:
+        if isinstance(p, Tensor) and p.dtype == torch.bool:
+            consumed += p.dim()
+        elif not (p is None or p is Ellipsis or isinstance(p, bool)):
+            consumed += 1
+    kept, advanced, pos = 1, [], 0
+    for p in parts:
+        if p is Ellipsis:
+            n = max(0, len(dims) - consumed)
+            kept *= _prod(dims[pos:pos + n])
+            pos += n
+        elif p is None or isinstance(p, bool):
             continue
-        elif isinstance(value, Tensor):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(v for v in value if isinstance(v, Tensor))
-    return found
-SMALL = 10_000  # a call this small may run even when its cost could not be checked
+        elif isinstance(p, slice):
+            kept *= dims[pos] if pos < len(dims) else 1
+            pos += 1
+        elif isinstance(p, Tensor):
+            if p.dtype == torch.bool:
+                advanced.append((p.numel(),))
+                pos += p.dim()
+            else:
+                advanced.append(tuple(p.shape))
+                pos += 1
+        elif isinstance(p, (list, tuple)):
+            advanced.append((python_size(p, 2**62),))
+            pos += 1
+        else:
+            pos += 1
+    kept *= _prod(dims[pos:])
+    return kept * broadcast_numel(advanced) if advanced else kept
+
+
+def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
+    """An upper bound on the elements the call ``name(*args, **kwargs)`` makes, from shapes
+    alone, for every ``shaped``/``matmul``/``create``/``random`` call of the allowlist;
+    None when the arguments are not ones it knows (torch will refuse most of those)."""
+    short = name.rpartition(".")[2]
+    first = args[0] if args else None
+    if name.startswith("."):  # a method: args[0] is the tensor
+        this = first
+        rest = args[1:]
+        if short in ("repeat", "tile"):
+            sizes = _size_args(rest, {})
+            return None if sizes is None else _prod(sizes) * this.numel()
+        if short == "expand":
+            sizes = _size_args(rest, kwargs)
+            if sizes is None:
+                return None
+            shape, offset = tuple(this.shape), len(sizes) - this.dim()
+            return _prod(shape[i - offset] if s == -1 and i >= offset else s
+                         for i, s in enumerate(sizes))
+        if short == "expand_as":
+            other = _arg(rest, kwargs, 0, "other")
+            return other.numel() if isinstance(other, Tensor) else None
+        if short in ("new_zeros", "new_ones", "new_empty"):
+            sizes = _size_args(rest, kwargs)
+            return None if sizes is None else _prod(sizes)
+        if short == "new_full":
+            sizes = _size_args((_arg(rest, kwargs, 0, "size"),), {})
+            return None if sizes is None else _prod(sizes)
+        if short == "new_tensor":
+            return python_size(_arg(rest, kwargs, 0, "data"), 2**62)
+        if short in ("scatter", "scatter_add", "index_add"):
+            return this.numel()
+        # the rest are the torch functions' rules, with self first
+    if short in ("zeros", "ones", "empty", "randn", "rand"):
+        sizes = _size_args(args, kwargs)
+        return None if sizes is None else _prod(sizes)
+    if short == "full":
+        sizes = _size_args((_arg(args, kwargs, 0, "size"),), {})
+        return None if sizes is None else _prod(sizes)
+    if short == "randint":
+        size = kwargs.get("size", args[-1] if args else None)
+        sizes = _size_args((size,), {})
+        return None if sizes is None else _prod(sizes)
+    if short == "randperm":
+        n = _arg(args, kwargs, 0, "n")
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
+    if short == "arange":
+        return _arange_count(args, kwargs)
+    if short in ("linspace", "logspace"):
+        steps = _arg(args, kwargs, 2, "steps")
+        return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+    if short == "eye":
+        n, m = _arg(args, kwargs, 0, "n"), _arg(args, kwargs, 1, "m")
+        if not isinstance(n, int) or isinstance(n, bool):
+            return None
+        if m is None or isinstance(m, torch.dtype):
+            m = n
+        return n * m if isinstance(m, int) and not isinstance(m, bool) else None
+    tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
+    if short in ("zeros_like", "ones_like", "empty_like", "full_like", "randn_like",
+                 "rand_like", "randint_like", "bernoulli"):
+        return first.numel() if isinstance(first, Tensor) else None
+    if short == "normal":
+        size = kwargs.get("size", next((a for a in args if isinstance(a, (tuple, list))),
+                                       None))
+        if size is not None:
+            sizes = _size_args((size,), {})
+            return None if sizes is None else _prod(sizes)
+        return broadcast_numel([t.shape for t in tensors]) if tensors else None
+    if short in ("cat", "concat", "concatenate", "stack", "hstack", "vstack"):
+        seq = _arg(args, kwargs, 0, "tensors")
+        if not isinstance(seq, (list, tuple)):
+            return None
+        return sum(t.numel() for t in tensors_in(seq))
+    if short == "outer":
+        other = _arg(args, kwargs, 1, "vec2")
+        if isinstance(first, Tensor) and isinstance(other, Tensor):
+            return first.numel() * other.numel()
+        return None
+    if short == "gather":
+        index = _arg(args, kwargs, 2, "index")
+        return index.numel() if isinstance(index, Tensor) else None
+    if short == "index_select":
+        dim, index = _arg(args, kwargs, 1, "dim"), _arg(args, kwargs, 2, "index")
+        if not (isinstance(first, Tensor) and isinstance(index, Tensor)
+                and isinstance(dim, int)) or not -first.dim() <= dim < max(first.dim(), 1):
+            return None
+        size = first.shape[dim] if first.dim() else 1
+        return first.numel() // size * index.numel() if size else 0
+    if short == "tile":
+        sizes = _size_args(args[1:], kwargs, "dims")
+        return None if sizes is None or not isinstance(first, Tensor) else \
+            _prod(sizes) * first.numel()
+    if short == "diag":
+        k = _arg(args, kwargs, 1, "diagonal") or 0
+        if not isinstance(first, Tensor) or not isinstance(k, int):
+            return None
+        return (first.numel() + abs(k)) ** 2 if first.dim() <= 1 else first.numel()
+    if short == "masked_select":
+        return broadcast_numel([t.shape for t in tensors])
+    if short == "nonzero":
+        return first.numel() * max(1, first.dim()) if isinstance(first, Tensor) else None
+    if short in ("cross_entropy", "nll_loss"):
+        return first.numel() if isinstance(first, Tensor) else None
+    if short == "pad":
+        pad = _arg(args, kwargs, 1, "pad")
+        if not isinstance(first, Tensor) or not isinstance(pad, (list, tuple)) or \
+                len(pad) % 2 or len(pad) > 2 * first.dim() or not all(
+                    isinstance(p, int) for p in pad):
+            return None
+        shape = list(first.shape)
+        for i in range(len(pad) // 2):
+            shape[-1 - i] += max(0, pad[2 * i]) + max(0, pad[2 * i + 1])
+        return _prod(shape)
+    if name == "indexing":
+        return _index_numel(first, args[1]) if isinstance(first, Tensor) else None
+    return None
+
+
+def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, float] | None:
+    """(elements out, FLOPs) of a ``matmul`` call of the allowlist; None when unknown."""
+    if name == "F.linear":
+        x, w = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight")
+        if not isinstance(x, Tensor) or not isinstance(w, Tensor) or not x.dim() \
+                or w.dim() not in (1, 2):
+            return None
+        out = _prod(x.shape[:-1]) * (w.shape[0] if w.dim() == 2 else 1)
+        return out, 2.0 * out * x.shape[-1]
+    a = args[0] if args else None
+    b = args[1] if len(args) > 1 else next(iter(kwargs.values()), None)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return _matmul(name, a.shape, b.shape)
+    return None
+
+
+_CAST_DTYPES = {".double": torch.float64, ".long": torch.int64, ".float": torch.float32,
+                ".half": torch.float16, ".int": torch.int32, ".bool": torch.bool}
+# calls whose result (or one of them) holds int64 indices as long as the input, whatever
+# its dtype (argmax and the other reductions make far fewer)
+_INDEX_RESULTS = frozenset("argsort sort cummax cummin nonzero randint randperm".split())
+_DEFAULT = torch.get_default_dtype()  # programs cannot change it
+
+
+def result_itemsize(name: str, inputs: list[Tensor], values: tuple) -> int:
+    """Bytes per element of what ``name`` makes: an explicit dtype, else torch's
+    promotion of the tensor inputs with any Python number among the arguments."""
+    for value in values:
+        if isinstance(value, torch.dtype):
+            return max(value.itemsize, 8 if name.rpartition(".")[2] in _INDEX_RESULTS else 1)
+    cast = _CAST_DTYPES.get(name)
+    if cast is not None:
+        return cast.itemsize
+    short = name.rpartition(".")[2]
+    if inputs:
+        dtype = inputs[0].dtype
+        for tensor in inputs[1:]:
+            if tensor.dtype is not dtype:
+                dtype = torch.promote_types(dtype, tensor.dtype)
+    elif short == "arange" and all(isinstance(v, int) for v in values):
+        dtype = torch.int64
+    elif short == "full" and len(values) > 1 and isinstance(values[1], (bool, int)):
+        dtype = torch.bool if isinstance(values[1], bool) else torch.int64
+    else:
+        dtype = _DEFAULT
+    size = dtype.itemsize
+    if any(v.__class__ is complex for v in values) and not dtype.is_complex:
+        size = max(2 * size, 8)
+    elif not dtype.is_floating_point and not dtype.is_complex and any(
+            v.__class__ is float for v in values):
+        size = max(size, _DEFAULT.itemsize)
+    if short in _INDEX_RESULTS:
+        size = max(size, 8)
+    return size
+
+
+def megabytes(count: float) -> str:
+    return f"{count / 1e6:,.1f} MB" if count < 1e7 else f"{count / 1e6:,.0f} MB"
+
+
+_SIZED = frozenset({SHAPED, MATMUL, CREATE, RANDOM})
+# SAME calls whose other tensors are not broadcast against the first: they lend a shape
+# or dtype, or (item assignment) write into it in place
+_LIKE_OTHER = frozenset({".view_as", ".reshape_as", ".type_as", "item assignment"})
 
 
 class Budget:
-    """Counts elements, FLOPs, graph nodes, statements and time for one run."""
+    """Counts bytes, FLOPs, graph nodes and depth, Python values, statements and time for
+    one run. Depth is kept per tensor (an in-place op deepens the tensor it changes, and a
+    view's base), so it never reads an autograd attribute of the program's tensors."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.elements = 0
+        self.bytes = 0  # tensor memory made, in all
+        self.python = 0  # characters and list items made, in all
         self.flops = 0.0
-        self.depth: dict[Any, int] = {}  # grad_fn node -> depth from a leaf
+        self.nodes = 0
+        self.depths: dict[int, tuple[int, Any]] = {}  # id(tensor) -> (depth, weakref)
         self.statements = 0
         self.deadline = time.monotonic() + limits.seconds
         self.lineno: int | None = None
@@ -206,15 +451,15 @@ class Budget:
         if time.monotonic() > self.deadline:
             raise self.refuse(f"the program ran longer than {self.limits.seconds:g} s")
 
-    def _check_numel(self, numel: int, what: str) -> None:
-        if numel > self.limits.tensor_elements:
-            raise self.refuse(f"{what} would have {numel:,} elements; the limit per tensor is "
-                              f"{self.limits.tensor_elements:,}")
+    def _check_bytes(self, numel: int, itemsize: int, what: str) -> None:
+        size = numel * itemsize
+        if size > self.limits.tensor_bytes:
+            raise self.refuse(f"{what} would take {megabytes(size)} ({numel:,} elements of "
+                              f"{itemsize} bytes); the limit per tensor is "
+                              f"{megabytes(self.limits.tensor_bytes)}")
 
-    def before(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
-               fn: Callable[..., Any]) -> None:
-        """Refuse the call ``name(*args, **kwargs)`` if it would cost too much. ``fn`` is the
-        call itself; for a ``meta``-checked category it is run on meta copies first."""
+    def before(self, category: str, args: tuple, kwargs: dict[str, Any], name: str) -> None:
+        """Refuse the call ``name(*args, **kwargs)`` if it would cost too much."""
         if time.monotonic() > self.deadline:
             raise self.refuse(f"the program ran longer than {self.limits.seconds:g} s")
         if kwargs:
@@ -239,66 +484,63 @@ class Budget:
                                if not isinstance(value, range) else value, cap) > cap:
                     raise self.refuse(f"a list or range passed to {name} holds more than "
                                       f"{cap:,} numbers (or nests more than 32 deep)")
-        limit = self.limits.tensor_elements
         total = 0
+        largest = 0
         for tensor in inputs:
             numel = tensor.numel()
-            if numel > limit:
-                self._check_numel(numel, f"an input of {name}")
             total += numel
-        if category == BROADCAST:
-            if len(inputs) > 1 and not (  # else no bigger than an input
-                    inputs[0].shape == inputs[1].shape if len(inputs) == 2
-                    else _same_shapes(inputs)):
-                self._check_numel(broadcast_numel([t.shape for t in inputs]),
-                                  f"the result of {name}")
-        elif category in _META_CHECKED and name not in ("torch.tensor", "torch.as_tensor"):
-            self._check_by_meta(category, args, kwargs, name, inputs, fn)
+            if numel > largest:
+                largest = numel
+        itemsize = result_itemsize(name, inputs, values)
+        if category in _SIZED:
+            self._check_sized(category, args, kwargs, name, inputs, itemsize)
+        elif len(inputs) > 1 and name not in _LIKE_OTHER and not (
+                inputs[0].shape == inputs[1].shape if len(inputs) == 2
+                else all(t.shape == inputs[0].shape for t in inputs)):
+            self._check_bytes(broadcast_numel([t.shape for t in inputs]), itemsize,
+                              f"the result of {name}")
+        elif largest * itemsize > self.limits.tensor_bytes:
+            self._check_bytes(largest, itemsize, f"the result of {name}")
         self.flops += total
         if self.flops > self.limits.total_flops:
             raise self.refuse(f"the program would take more than {self.limits.total_flops:.3g}"
                               " floating-point operations in all")
 
-    def _check_by_meta(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
-                       inputs: list[torch.Tensor], fn: Callable[..., Any]) -> None:
-        """Run the call on torch's meta device (shapes only) and check what it would make.
-
-        The common cases are worked out from shapes first: a meta call costs tens of
-        microseconds (torch runs Python reference code for it)."""
-        quick = shape_cost(name, args, kwargs)
-        if quick is not None:
-            numel, flops = quick
-            if numel > self.limits.tensor_elements:
-                self._check_numel(numel, f"the result of {name}")
-            if flops > self.limits.op_flops:
-                raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
-                                  f"the limit per operation is {self.limits.op_flops:.3g}")
-            self.flops += flops
-            return
-        meta_args = tuple(to_meta(a) for a in args)
-        meta_kwargs = {k: to_meta(v) for k, v in kwargs.items() if k != "generator"}
-        if not inputs and category in (CREATE, RANDOM):
-            meta_kwargs["device"] = "meta"
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = fn(*meta_args, **meta_kwargs)
-        except Exception as exc:
-            small = SMALL
-            if all(t.numel() <= small for t in inputs) and all(
-                    abs(i) <= small for v in (*args, *kwargs.values()) for i in _ints(v)):
+    def _check_sized(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
+                     inputs: list[Tensor], itemsize: int) -> None:
+        if name in ("torch.tensor", "torch.as_tensor"):
+            return  # the data is a Python list, checked with the other arguments
+        if category == MATMUL:
+            cost = matmul_cost(name, args, kwargs)
+            numel, flops = cost if cost is not None else (None, 0.0)
+        else:
+            numel, flops = result_numel(name, args, kwargs), 0.0
+        if numel is None:
+            if all(t.numel() <= SMALL for t in inputs) and all(
+                    abs(i) <= SMALL for v in (*args, *kwargs.values()) for i in _ints(v)):
                 return  # tiny: the real call raises torch's own message for these arguments
-            raise self.refuse(f"autoviz could not check the size of {name} before running it "
-                              f"({type(exc).__name__}: {exc})") from None
-        outputs = tensors_in(result)
-        for out in outputs:
-            self._check_numel(out.numel(), f"the result of {name}")
-        if category == MATMUL and inputs and inputs[0].dim() and outputs:
-            flops = 2.0 * outputs[0].numel() * inputs[0].shape[-1]
-            if flops > self.limits.op_flops:
-                raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
-                                  f"the limit per operation is {self.limits.op_flops:.3g}")
-            self.flops += flops
+            raise self.refuse(f"autoviz could not work out the size of what {name} makes "
+                              "from these arguments, so it did not run it")
+        self._check_bytes(numel, itemsize, f"the result of {name}")
+        if flops > self.limits.op_flops:
+            raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
+                              f"the limit per operation is {self.limits.op_flops:.3g}")
+        self.flops += flops
+
+    def depth_of(self, tensor: Tensor) -> int:
+        """The autograd depth of ``tensor`` as counted so far (0 for a leaf)."""
+        depths = self.depths
+        entry = depths.get(id(tensor))
+        depth = entry[0] if entry is not None and entry[1]() is tensor else 0
+        base = tensor._base
+        if base is not None:
+            entry = depths.get(id(base))
+            if entry is not None and entry[1]() is base and entry[0] > depth:
+                depth = entry[0]
+        return depth
+
+    def _deepen(self, tensor: Tensor, depth: int) -> None:
+        self.depths[id(tensor)] = (depth, weakref.ref(tensor))
 
     def after(self, result: Any, args: tuple, kwargs: dict[str, Any], name: str) -> None:
         """Count what a call ``name(*args, **kwargs)`` produced against the totals."""
@@ -308,50 +550,60 @@ class Budget:
             outputs = tensors_in(result)
             if not outputs:
                 return
-        inputs: list[torch.Tensor] | None = None
-        depths = self.depth
         limits = self.limits
+        inputs = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)] if kwargs \
+            else [v for v in args if isinstance(v, Tensor)]
+        for value in args:
+            if isinstance(value, (list, tuple)):
+                inputs.extend(tensors_in(value))
+        recorded = False
         for out in outputs:
-            try:
-                node = out.grad_fn
-            except RuntimeError:  # a no_grad view changed in place: torch says so when used
-                node = None
-            if inputs is None:
-                inputs = _tensor_args(args, kwargs)
-            if node is not None and node not in depths:
-                deepest = 0
-                for tensor in inputs:
-                    below = depths.get(grad_fn_of(tensor), 0)
-                    if below > deepest:
-                        deepest = below
-                depths[node] = deepest + 1
-                if deepest >= limits.graph_depth:
-                    raise self.refuse(f"the autograd graph would be more than "
-                                      f"{limits.graph_depth:,} nodes deep")
+            inplace = any(out is tensor for tensor in inputs)
+            if out.requires_grad and torch.is_grad_enabled():
+                if not recorded:
+                    recorded = True
+                    below = max((self.depth_of(t) for t in inputs if t.requires_grad),
+                                default=0)
+                    depth = below + 1
+                    if depth > limits.graph_depth:
+                        raise self.refuse(f"the autograd graph would be more than "
+                                          f"{limits.graph_depth:,} nodes deep")
+                    self.nodes += 1
+                self._deepen(out, depth)
+                if inplace and out._base is not None:
+                    self.nodes += 1  # the base's CopySlices
+                    self._deepen(out._base, max(depth, self.depth_of(out._base)))
             if out.dim() > MAX_DIMS:
                 raise self.refuse(f"{name} made a tensor with {out.dim():,} dimensions; the "
                                   f"limit is {MAX_DIMS}")
-            for tensor in inputs:
-                if out is tensor:
-                    break  # in-place: no new memory
-            else:
-                numel = out.numel()
-                if numel > limits.tensor_elements:
-                    self._check_numel(numel, f"the result of {name}")
+            if not inplace:
+                size = out.numel() * out.element_size()
+                if size > limits.tensor_bytes:
+                    self._check_bytes(out.numel(), out.element_size(), f"the result of {name}")
                 if out._base is None:
-                    self.elements += numel
-        if self.elements > limits.total_elements:
-            self.count_elements(0)
-        if len(depths) > limits.graph_nodes:
+                    self.bytes += size
+        if self.bytes > limits.total_bytes:
+            self.count_bytes(0)
+        if self.nodes > limits.graph_nodes:
             raise self.refuse(f"the autograd graph would have more than "
                               f"{limits.graph_nodes:,} nodes")
 
-    def count_elements(self, extra: int) -> None:
-        """Add ``extra`` elements (e.g. gradients a backward recorded) to the total."""
-        self.elements += extra
-        if self.elements > self.limits.total_elements:
-            raise self.refuse(f"the program made more than {self.limits.total_elements:,} "
-                              "tensor elements in all")
+    def count_bytes(self, extra: int) -> None:
+        """Add ``extra`` bytes of tensors (e.g. gradients a backward recorded) to the total."""
+        self.bytes += extra
+        if self.bytes > self.limits.total_bytes:
+            raise self.refuse(f"the program made more than "
+                              f"{megabytes(self.limits.total_bytes)} of tensors in all")
 
-    def remaining_elements(self) -> int:
-        return max(0, self.limits.total_elements - self.elements)
+    def remaining_bytes(self) -> int:
+        return max(0, self.limits.total_bytes - self.bytes)
+
+    def count_python(self, value: Any) -> None:
+        """A string or list the program made: its characters or items, against the total
+        (every Python value is counted once, when it is made)."""
+        cls = value.__class__
+        if cls is str or cls is list or cls is tuple:
+            self.python += len(value)
+            if self.python > self.limits.python_items:
+                raise self.refuse(f"the program made more than {self.limits.python_items:,} "
+                                  "characters and list items in all")

@@ -84,16 +84,24 @@ class Expressions:
             else:
                 items.append(self._value(element))
         result = tuple(items) if isinstance(node, ast.Tuple) else items
-        if any(isinstance(i, (list, tuple, range)) for i in items):
+        if any(isinstance(i, (list, tuple, range, str)) for i in items):
             self._check_size(result)
-        return result
+        return self._check_python(result)
 
     def _subscript_expr(self, node: ast.Subscript) -> Any:
         obj = self._value(node.value)
         return self._subscript(obj, self._index(node.slice), node)
 
     def _joinedstr_expr(self, node: ast.JoinedStr) -> Any:
-        return self._check_python("".join(self._fstring_part(p) for p in node.values))
+        parts, length = [], 0
+        for part in node.values:
+            text = self._fstring_part(part)
+            length += len(text)
+            if length > self.limits.output_chars:
+                raise self._refuse(f"the f-string would be more than "
+                                   f"{self.limits.output_chars:,} characters long")
+            parts.append(text)
+        return self._check_python("".join(parts))
 
     def _starred(self, node: ast.Starred) -> list[Any]:
         value = self._value(node.value)
@@ -133,16 +141,12 @@ class Expressions:
             if len(parts) > MAX_DIMS:
                 raise self._refuse(f"an index with {len(parts):,} parts: tensors here have at "
                                    f"most {MAX_DIMS} dimensions")
-            advanced = [p for p in parts if isinstance(p, (torch.Tensor, list))]
-            if any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in advanced):
-                category = al.SAME  # a mask picks at most every element
-            elif advanced:
-                category = al.META
-            else:
-                category = al.SAME  # a view: no new memory
+            advanced = any(isinstance(p, (torch.Tensor, list)) for p in parts)
+            # basic indexing is a view (no new memory); advanced indexing is sized by rule
+            category = al.SHAPED if advanced else al.SAME
             return self._op(operator.getitem, (obj, index), {}, category, node, "indexing")
         if isinstance(obj, (list, tuple, str, torch.Size, range)):
-            return self._fail_safe(operator.getitem, obj, index)
+            return self._check_python(self._fail_safe(operator.getitem, obj, index))
         raise _Failure(TypeError(f"'{type(obj).__name__}' object is not subscriptable"))
 
     def _fstring_part(self, node: ast.AST) -> str:
@@ -153,11 +157,10 @@ class Expressions:
         spec = "" if node.format_spec is None else self._value(node.format_spec)
         if any(int(n) > 1000 for n in _FORMAT_NUMBER.findall(spec)):
             raise self._refuse("format widths and precisions above 1000 are not allowed")
-        with self._printing():
-            convert = {ord("r"): repr, ord("s"): str, ord("a"): ascii}.get(node.conversion)
-            if convert is not None:
-                value = convert(value)
-            return self._fail_safe(format, value, spec)
+        convert = {ord("r"): repr, ord("s"): str, ord("a"): ascii}.get(node.conversion)
+        if convert is not None:
+            value = self._as_text(convert, value)
+        return self._as_text(format, value, spec)
 
     # ---- attributes ---------------------------------------------------------------------
     def _attribute(self, obj: Any, attr: str) -> Any:

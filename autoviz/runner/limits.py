@@ -15,9 +15,10 @@ class Limits:
     statements_executed: int = 200_000
     call_depth: int = 16
     int_bits: int = 64
-    container_items: int = 100_000
-    tensor_elements: int = 10_000_000
-    total_elements: int = 60_000_000
+    container_items: int = 100_000  # one list (a string counts one per 8 characters)
+    python_items: int = 5_000_000  # characters and list items the program makes, in all
+    tensor_bytes: int = 40_000_000  # 10 million float32 numbers
+    total_bytes: int = 240_000_000  # every tensor the program makes, and its gradients
     op_flops: float = 2e9
     total_flops: float = 2e10
     graph_nodes: int = 100_000

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 
+from autoviz.runner.costs import text_floor
 from autoviz.runner.values import (
     _LOCK,
     _PRINT_FIELDS,
+    _Failure,
 )
+
+_END = object()
 
 if TYPE_CHECKING:
     from autoviz.runner.interp import Interpreter
@@ -26,13 +30,42 @@ class Output:
         sep, end = kwargs.pop("sep", " "), kwargs.pop("end", "\n")
         if kwargs:
             raise self._refuse(f"print() options {sorted(kwargs)} are not supported")
+        for key, value in (("sep", sep), ("end", end)):
+            if value is not None and not isinstance(value, str):
+                raise _Failure(TypeError(f"{key} must be None or a string, not "
+                                         f"{type(value).__name__}"))
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        pieces: list[str] = []
+        length = self.output_len
+        for index, arg in enumerate((*args, _END)):
+            text = end if arg is _END else self._as_text(str, arg)
+            if index and arg is not _END:
+                pieces.append(sep)
+                length += len(sep)
+            pieces.append(text)
+            length += len(text)
+            if length > self.limits.output_chars:
+                raise self._refuse(f"the program printed more than "
+                                   f"{self.limits.output_chars:,} characters")
+        self.output_len = length
+        self.output.append("".join(pieces))
+
+    def _as_text(self, convert: Callable[..., str], value: Any, *more: Any) -> str:
+        """``convert(value, *more)`` (str, repr, format…) under the program's print options,
+        refused first if the text would be longer than any the program may hold."""
+        room = max(self.limits.container_items, self.limits.output_chars)
+        options = torch._tensor_str.PRINT_OPTS
+        threshold = self.print_options.get("threshold", options.threshold)
+        edgeitems = self.print_options.get("edgeitems", options.edgeitems)
+        floor = text_floor(value, int(threshold), int(edgeitems), room)
+        if floor > room:
+            raise self._refuse(f"turning this value into text would make more than {room:,} "
+                               "characters (a tensor writes each number it shows; print a "
+                               "slice, or its .shape)")
         with self._printing():
-            text = self._fail_safe(lambda: str(sep).join(str(a) for a in args) + str(end))
-        self.output_len += len(text)
-        if self.output_len > self.limits.output_chars:
-            raise self._refuse(f"the program printed more than {self.limits.output_chars:,} "
-                               "characters")
-        self.output.append(text)
+            text = self._fail_safe(convert, value, *more)
+        return self._check_python(text)
 
     @contextlib.contextmanager
     def _printing(self) -> Iterator[None]:

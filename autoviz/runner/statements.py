@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from autoviz.runner import allowlist as al
-from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING, _no_meta
+from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING
 from autoviz.runner.costs import grad_fn_of, python_size
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.values import (
@@ -193,29 +193,33 @@ class Statements:
             for sub, item in zip(target.elts, items):
                 self._assign(sub, item)
         elif isinstance(target, ast.Subscript):
-            obj = self._value(target.value)
-            index = self._index(target.slice)
-            if isinstance(obj, torch.Tensor):
-                self.budget.before(al.SAME, (obj, index, value), {}, "item assignment",
-                                   _no_meta)
-                with self._capture():
-                    self._fail_safe(operator.setitem, obj, index, value)
-                if grad_fn_of(obj) is not None:
-                    self.program.catalog.produce(obj, self.budget.lineno, self._text(target))
-            elif isinstance(obj, list):
-                self._fail_safe(operator.setitem, obj, index, value)
-                if python_size(obj, self.limits.container_items) > self.limits.container_items:
-                    raise self._refuse("the list is too long")
-            else:
-                raise self._refuse(f"cannot assign items of {_describe(obj)}")
+            self._store_item(self._value(target.value), self._index(target.slice), value,
+                             target)
         elif isinstance(target, ast.Attribute):
-            obj = self._value(target.value)
-            if not isinstance(obj, torch.Tensor):
-                raise self._refuse(f"cannot set .{target.attr} on {_describe(obj)}")
-            with self._capture():
-                self._fail_safe(setattr, obj, target.attr, value)
+            self._store_attribute(self._value(target.value), target.attr, value)
         else:
             raise self._refuse(f"cannot assign to {type(target).__name__}")
+
+    def _store_item(self, obj: Any, index: Any, value: Any, target: ast.Subscript) -> None:
+        if isinstance(obj, torch.Tensor):
+            self.budget.before(al.SAME, (obj, index, value), {}, "item assignment")
+            with self._capture():
+                self._fail_safe(operator.setitem, obj, index, value)
+            self.budget.after(obj, (obj, index, value), {}, "item assignment")
+            if grad_fn_of(obj) is not None:
+                self.program.catalog.produce(obj, self.budget.lineno, self._text(target))
+        elif isinstance(obj, list):
+            self._fail_safe(operator.setitem, obj, index, value)
+            if python_size(obj, self.limits.container_items) > self.limits.container_items:
+                raise self._refuse("the list is too long")
+        else:
+            raise self._refuse(f"cannot assign items of {_describe(obj)}")
+
+    def _store_attribute(self, obj: Any, attr: str, value: Any) -> None:
+        if not isinstance(obj, torch.Tensor):
+            raise self._refuse(f"cannot set .{attr} on {_describe(obj)}")
+        with self._capture():
+            self._fail_safe(setattr, obj, attr, value)
 
     def _unpack(self, value: Any, count: int) -> list[Any]:
         if not isinstance(value, (list, tuple, torch.Tensor, torch.Size, range, _Lazy)):
@@ -234,18 +238,24 @@ class Statements:
         return items
 
     def _augassign(self, node: ast.AugAssign) -> None:
+        """``target op= value`` in CPython's order: the target's parts and its current
+        value first, then the right side, the operation, and the store."""
         op = type(node.op)
-        right = self._value(node.value)
         target = node.target
         if isinstance(target, ast.Name):
             left = self._lookup(target)
+            right = self._value(node.value)
             self._bind(target.id, self._binop(op, left, right, node, inplace=True))
         elif isinstance(target, ast.Subscript):
             obj = self._value(target.value)
             index = self._index(target.slice)
             left = self._subscript(obj, index, target)
-            self._assign(target, self._binop(op, left, right, node, inplace=True))
+            right = self._value(node.value)
+            self._store_item(obj, index, self._binop(op, left, right, node, inplace=True),
+                             target)
         else:
             obj = self._value(target.value)
             left = self._attribute(obj, target.attr)
-            self._assign(target, self._binop(op, left, right, node, inplace=True))
+            right = self._value(node.value)
+            self._store_attribute(obj, target.attr,
+                                  self._binop(op, left, right, node, inplace=True))

@@ -96,7 +96,6 @@ _UNARY: dict[type, Callable[[Any], Any]] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
 }
 _FORMAT_NUMBER = re.compile(r"\d+")
-_SUM_TERMS = 1_000
 _SHAPE_METHODS = frozenset("repeat view reshape expand permute tile new_zeros new_ones new_empty "
                            "new_full flip".split())
 # Names _check_method looks at; other calls skip it.
@@ -117,6 +116,8 @@ def _describe(value: Any) -> str:
         return "a grad-mode switch (torch.no_grad() and friends)"
     if isinstance(value, _Lazy):
         return "an enumerate/zip/reversed object"
+    if isinstance(value, UserFunction):
+        return f"the function {value.name}() (functions here are called, not used as values)"
     return f"a {type(value).__name__}"
 
 
@@ -165,4 +166,4 @@ UNINITIALISED = frozenset({"empty", "empty_like", "new_empty"})
 
 
 # Values a program may call but never store, pass or print.
-_CALL_ONLY = frozenset({_Module, _Function, _GradModeCall})
+_CALL_ONLY = frozenset({_Module, _Function, _GradModeCall, UserFunction})
