@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autoviz
 
@@ -1304,3 +1306,44 @@ def test_create_graph_records_detached_grads():
         assert not tensor.requires_grad
     assert_same_tensor(trace.leaf_grads["n2"], torch.tensor([3.0, 12.0]), "x.grad")
     x.grad = None
+
+
+# ---- observing never changes the observed ------------------------------------------------
+# Reading a view's grad_fn after its base changed in place makes torch give the view a new
+# node there and then, with an earlier sequence number than the program's own use would,
+# and the engine orders by those. Programs of views, in-place ops, aliases and reads run
+# natively and through autoviz must show the same engine order.
+
+VIEW_STEPS = [
+    "v = y[:2]", "w = y[2:]", "y.mul_(2)", "v.mul_(3)", "w.add_(1)", "alias = v",
+    "other = w", "c = v.contiguous()", "q = y[2:].exp()", "r = v * 3", "s = w.sin()",
+    "t = alias * 2", "u = other.cos()", "y[0] = y[3]", "k = v.grad_fn", "z = y.t()",
+    "e = y.view(2, 2)[0]", "m = v.is_leaf", "y += 1",
+]
+VIEW_START = ("import torch\nx = torch.ones(4, requires_grad=True)\ny = x * 1\nv = y[:2]\n"
+              "w = y[2:]\n")
+VIEW_END = ("loss = y.sum() + v.sum() + w.sum() + alias.sum() + other.sum() + q.sum() "
+            "+ r.sum() + s.sum() + t.sum() + u.sum() + c.sum() + e.sum()\nloss.backward()\n")
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param(VIEW_START + "y.mul_(2)\nalias = v\nq = y[2:].exp()\nr = alias * 3\n"
+                 "loss = r.sum() + q.sum()\nloss.backward()\n", id="alias-after-in-place"),
+    pytest.param(VIEW_START + "y.mul_(2)\nc = v.contiguous()\nq = y[2:].exp()\nr = v * 3\n"
+                 "loss = r.sum() + q.sum()\nloss.backward()\n", id="contiguous-view"),
+])
+def test_observing_a_changed_view_keeps_torchs_order(source: str) -> None:
+    assert_matches_native(source)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(VIEW_STEPS), min_size=1, max_size=10))
+def test_view_and_in_place_programs_keep_torchs_order(steps: list[str]) -> None:
+    names = "alias other q r s t u c e".split()
+    source = (VIEW_START + "".join(f"{n} = x.sum()\n" for n in names) + "\n".join(steps)
+              + "\n" + VIEW_END)
+    native = run_native(source)
+    if native.error is not None:
+        assert_fails_like_native(source)
+    else:
+        assert_matches_native(source)

@@ -967,3 +967,121 @@ def test_augmented_assignment_evaluates_in_pythons_order() -> None:
         run_program(source)
     assert ours.value.lineno == 4
     assert ours.value.message == f"IndexError: {native.value}"
+
+
+def _calls(a: torch.Tensor, b: torch.Tensor, n: int) -> dict[str, tuple]:
+    """One call per sized name of the allowlist: (function, args, kwargs), small and valid
+    for a tensor ``a``, a tensor ``b`` of another shape, and a size ``n``."""
+    F = torch.nn.functional
+    i = torch.zeros(n, dtype=torch.long)
+    v, m = a.flatten(), a.reshape(a.shape[0], -1)
+    return {
+        "torch.cat": (torch.cat, ([a, a],), {}), "torch.concat": (torch.concat, ([a, a],), {}),
+        "torch.concatenate": (torch.concatenate, ([a, a],), {}),
+        "torch.stack": (torch.stack, ([a, a],), {}), "torch.hstack": (torch.hstack, ([a, a],), {}),
+        "torch.vstack": (torch.vstack, ([a, a],), {}), "torch.outer": (torch.outer, (v, v), {}),
+        "torch.gather": (torch.gather, (m, 1, torch.zeros(m.shape[0], n, dtype=torch.long)), {}),
+        "torch.index_select": (torch.index_select, (a, 0, i), {}),
+        "torch.tile": (torch.tile, (a, (n, 2)), {}), "torch.diag": (torch.diag, (v, n), {}),
+        "torch.masked_select": (torch.masked_select, (a, b > 0), {}) if _bcast(a, b) else None,
+        "torch.nonzero": (torch.nonzero, (a,), {"as_tuple": n % 2 == 0}),
+        "torch.matmul": (torch.matmul, (m, m.T), {}), "torch.mm": (torch.mm, (m, m.T), {}),
+        "torch.bmm": (torch.bmm, (m[None], m.T[None]), {}), "torch.mv": (torch.mv, (m, m[0]), {}),
+        "torch.dot": (torch.dot, (v, v), {}), "torch.inner": (torch.inner, (a, a), {}),
+        "torch.zeros": (torch.zeros, tuple(a.shape), {}),
+        "torch.ones": (torch.ones, (tuple(a.shape),), {}),
+        "torch.empty": (torch.empty, (), {"size": tuple(a.shape)}),
+        "torch.full": (torch.full, (tuple(a.shape), n), {}),
+        "torch.arange": (torch.arange, (0.5, n * 3.7, 0.9), {}),
+        "torch.linspace": (torch.linspace, (0, 1, n), {}),
+        "torch.logspace": (torch.logspace, (0, 1), {"steps": n}),
+        "torch.eye": (torch.eye, (n, n + 2), {}),
+        "torch.zeros_like": (torch.zeros_like, (a,), {}),
+        "torch.ones_like": (torch.ones_like, (a,), {}),
+        "torch.empty_like": (torch.empty_like, (a,), {}),
+        "torch.full_like": (torch.full_like, (a, 2), {}),
+        "torch.randn": (torch.randn, tuple(a.shape), {}), "torch.rand": (torch.rand, (n,), {}),
+        "torch.randint": (torch.randint, (3, 9, tuple(a.shape)), {}),
+        "torch.randperm": (torch.randperm, (n,), {}),
+        "torch.normal": (torch.normal, (a, a.abs() + 1), {}),
+        "torch.bernoulli": (torch.bernoulli, (a.sigmoid(),), {}),
+        "torch.randn_like": (torch.randn_like, (a,), {}),
+        "torch.rand_like": (torch.rand_like, (a,), {}),
+        "torch.randint_like": (torch.randint_like, (a, 5), {}),
+        "F.cross_entropy": (F.cross_entropy, (m, torch.zeros(m.shape[0], dtype=torch.long)),
+                            {"reduction": "none"}),
+        "F.nll_loss": (F.nll_loss, (m, torch.zeros(m.shape[0], dtype=torch.long)),
+                       {"reduction": "none"}),
+        "F.pad": (F.pad, (a, (n, 1)), {}), "F.linear": (F.linear, (m, m), {}),
+        ".repeat": (torch.Tensor.repeat, (a, *([n] * a.dim())), {}),
+        ".expand": (torch.Tensor.expand, (a, n, *a.shape), {}),
+        ".expand_as": (torch.Tensor.expand_as, (a, a.expand(n, *a.shape)), {}),
+        ".new_zeros": (torch.Tensor.new_zeros, (a, n, 2), {}),
+        ".new_ones": (torch.Tensor.new_ones, (a, (n,)), {}),
+        ".new_full": (torch.Tensor.new_full, (a, (n, 3), 1.5), {}),
+        ".new_empty": (torch.Tensor.new_empty, (a, n), {}),
+        ".new_tensor": (torch.Tensor.new_tensor, (a, [[1, 2]] * n), {}),
+        ".scatter": (torch.Tensor.scatter, (m, 1, torch.zeros(1, 1, dtype=torch.long),
+                                            m[:1, :1]), {}),
+        ".scatter_add": (torch.Tensor.scatter_add, (m, 1, torch.zeros(1, 1, dtype=torch.long),
+                                                    m[:1, :1]), {}),
+        ".index_add": (torch.Tensor.index_add, (a, 0, torch.zeros(1, dtype=torch.long),
+                                                a[:1]), {}),
+        "indexing": (lambda t, k: t[k], (a, (b > 0, ...)[:1] if b.shape == a.shape else
+                                         (i, torch.zeros(n, 1, dtype=torch.long))), {}),
+    }
+
+
+def _bcast(a: torch.Tensor, b: torch.Tensor) -> bool:
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        return False
+    return True
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=3),
+       st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(1, 5),
+       st.sampled_from([torch.float32, torch.float64, torch.int64, torch.complex64]))
+def test_every_sized_call_is_bounded_by_its_rule(shape: list[int], other: list[int], n: int,
+                                                 dtype: torch.dtype) -> None:
+    """Property: for every ``shaped``/``matmul``/``create``/``random`` name of the allowlist,
+    the bytes the rule allows for (elements x element size) are at least what torch makes."""
+    from autoviz.runner import allowlist as al
+    from autoviz.runner.costs import matmul_cost, result_itemsize, result_numel, tensors_in
+
+    sized = {al.SHAPED, al.MATMUL, al.CREATE, al.RANDOM}
+    names = {f"torch.{k}" for k, c in al.TORCH_FUNCTIONS.items() if c in sized} | {
+        f"F.{k}" for k, c in al.F_FUNCTIONS.items() if c in sized} | {
+        f".{k}" for k, c in al.TENSOR_METHODS.items() if c in sized} | {"indexing"}
+    names -= {"torch.tensor", "torch.as_tensor", ".matmul", ".mm", ".bmm", ".mv", ".dot",
+              ".inner", ".index_select", ".gather", ".diag", ".masked_select", ".nonzero"}
+    a = (torch.randn(shape) * 3).to(dtype)
+    if dtype.is_complex or not dtype.is_floating_point:
+        a = torch.randn(shape).round()  # some calls need real floats
+    b = torch.randn(other)
+    calls = _calls(a, b, n)
+    assert names <= set(calls), f"no test call for {sorted(names - set(calls))}"
+    for name in sorted(names):
+        call = calls[name]
+        if call is None:
+            continue
+        fn, args, kwargs = call
+        try:
+            result = fn(*args, **kwargs)
+        except (RuntimeError, IndexError, ValueError):
+            continue  # torch refuses these arguments: nothing is made
+        outputs = tensors_in(result)
+        made = sum(t.numel() * t.element_size() for t in outputs if t._base is None
+                   or name in (".expand", ".expand_as"))
+        cost = matmul_cost(name, args, kwargs) if al.MATMUL in (
+            al.TORCH_FUNCTIONS.get(name[6:]), al.F_FUNCTIONS.get(name[2:])) else None
+        numel = cost[0] if cost else result_numel(name, args, kwargs)
+        assert numel is not None, f"{name}: no rule for {args!r} {kwargs!r}"
+        inputs = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
+        for v in args:
+            if isinstance(v, (list, tuple)):
+                inputs.extend(tensors_in(v))
+        itemsize = result_itemsize(name, inputs, (*args, *kwargs.values()))
+        assert numel * itemsize >= made, (name, numel, itemsize, made)

@@ -2,6 +2,12 @@
 
 The runner fills a :class:`Catalog` while it interprets a program; the graph walk reads
 it to label nodes with ``O``, ``a`` or ``5*a**2`` instead of bare torch names.
+
+Reading ``grad_fn`` is not always innocent: a view whose base changed in place since
+torch last set the view's ``grad_fn`` gets a new node made by the read, with an earlier
+sequence number than the program's own use would give it (and the engine orders by
+those). The catalog reads a view's ``grad_fn`` only when torch has just set it
+(:meth:`Catalog.grad_fn`), and is told when that is (:meth:`Catalog.saw`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import torch
+
+UNSEEN = object()  # Catalog.grad_fn: not read, as reading would change the graph
 
 
 @dataclass
@@ -31,6 +39,27 @@ class Catalog:
     # (grad_fn node, output_nr) -> origin of the tensor it produced
     origins: dict[tuple[Any, int], Origin] = field(default_factory=dict)
     keep: list[torch.Tensor] = field(default_factory=list)
+    # id(view) -> (the version at which torch last set its grad_fn, the view)
+    fresh: dict[int, tuple[int, torch.Tensor]] = field(default_factory=dict)
+
+    def saw(self, tensor: torch.Tensor) -> None:
+        """torch has just set ``tensor``'s grad_fn (it made the view, changed it in place,
+        or an op recording a node read it): reading it now changes nothing."""
+        if tensor._base is not None:
+            self.fresh[id(tensor)] = (tensor._version, tensor)
+
+    def grad_fn(self, tensor: torch.Tensor) -> Any:
+        """``tensor.grad_fn`` when reading it changes nothing torch does, else
+        :data:`UNSEEN` (a view that the read would give a new node); None where torch
+        refuses to say (a view made under no_grad and changed in place)."""
+        if tensor._base is not None:
+            seen = self.fresh.get(id(tensor))
+            if seen is None or seen[1] is not tensor or seen[0] != tensor._version:
+                return UNSEEN
+        try:
+            return tensor.grad_fn
+        except RuntimeError:
+            return None
 
     def bind(self, name: str, tensor: torch.Tensor, lineno: int | None = None) -> None:
         key = id(tensor)
@@ -43,11 +72,8 @@ class Catalog:
         names.append(name)
         if lineno is not None and key not in self.lines:
             self.lines[key] = lineno
-        try:
-            node = tensor.grad_fn
-        except RuntimeError:  # a view made under no_grad and changed in place
-            node = None
-        if node is not None:
+        node = self.grad_fn(tensor)
+        if node is not None and node is not UNSEEN:
             where = (node, tensor.output_nr)
             if where not in self.origins:
                 self.origins[where] = Origin(tensor, lineno, None, tensor._version)
@@ -56,8 +82,8 @@ class Catalog:
                 node: Any = None) -> None:
         """``tensor`` was just made by an op on ``lineno`` (``node``: its ``grad_fn``)."""
         if node is None:
-            node = tensor.grad_fn
-        if node is not None:
+            node = self.grad_fn(tensor)
+        if node is not None and node is not UNSEEN:
             self.origins[(node, tensor.output_nr)] = Origin(tensor, lineno, expr, tensor._version)
 
     def names_of(self, tensor: torch.Tensor) -> tuple[str, ...]:

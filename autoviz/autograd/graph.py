@@ -127,9 +127,15 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return name
 
 
-def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None) -> TensorInfo:
-    """Describe ``tensor`` with its names and origin from ``catalog``."""
-    node = tensor.grad_fn
+_READ = object()
+
+
+def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None,
+                node: Any = _READ) -> TensorInfo:
+    """Describe ``tensor`` with its names and origin from ``catalog``; ``node``: its grad_fn
+    when the caller knows it (reading it could give a changed view a new node)."""
+    if node is _READ:
+        node = tensor.grad_fn
     is_leaf = node is None
     names: tuple[str, ...] = ()
     origin = lineno = None
@@ -347,11 +353,11 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
         tensor = None
         shapes: tuple = ()
         if kind == "leaf":
-            tensor = _info(node.variable, catalog, infos)
+            tensor = _info(node.variable, catalog, infos, None)
         else:
             origin = None if not origins else origins.get((node, 0))
             if origin is not None:
-                tensor = _info(origin.tensor, catalog, infos)
+                tensor = _info(origin.tensor, catalog, infos, node)
             else:
                 shapes = found.output_shapes(i)
         fields["torch_name"], fields["name"] = _names(node)
@@ -369,11 +375,11 @@ def build_graph(found: Walk, roots: Sequence[torch.Tensor], catalog: Catalog | N
                  {node.id: node for node in nodes_tuple})
 
 
-def _info(tensor: torch.Tensor, catalog: Catalog | None, infos: dict[int, TensorInfo]
-          ) -> TensorInfo:
+def _info(tensor: torch.Tensor, catalog: Catalog | None, infos: dict[int, TensorInfo],
+          node: Any = _READ) -> TensorInfo:
     info = infos.get(id(tensor))
     if info is None:
-        info = infos[id(tensor)] = tensor_info(tensor, catalog)
+        info = infos[id(tensor)] = tensor_info(tensor, catalog, node)
     return info
 
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from autoviz.autograd.backward import TraceTooBig, record_backward
+from autoviz.autograd.catalog import UNSEEN
 from autoviz.runner import allowlist as al
 from autoviz.runner.checks import source_lines
-from autoviz.runner.costs import MAX_DIMS, grad_fn_of, python_size, tensors_in
+from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.values import (
     _BINOP_NAMES,
@@ -339,6 +340,8 @@ class Calls:
             node: ast.AST, name: str) -> Any:
         """Call a torch operation after checking its cost; record the tensors it makes."""
         budget = self.budget
+        tensors = _tensors(args, kwargs)
+        views = [(t, t._version) for t in tensors if t._base is not None]
         with _LOCK:  # the warnings filters are process-wide (as in self._capture())
             saved, caught = _start_capture()
             try:
@@ -357,11 +360,31 @@ class Calls:
         if result.__class__ is not torch.Tensor and not isinstance(result, _VALUE_TYPES):
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")
-        for out in tensors_in(result):
-            made_by = grad_fn_of(out)
-            if made_by is not None:
-                self.program.catalog.produce(out, budget.lineno, self._text(node), made_by)
+        self._observed(tensors_in(result), tensors, views, node)
         return result
+
+    def _observed(self, outputs: list[torch.Tensor], tensors: list[torch.Tensor],
+                  views: list[tuple[torch.Tensor, int]], node: ast.AST) -> None:
+        """Catalog what an op made, reading only the grad_fns torch has just set (see
+        :class:`~autoviz.autograd.catalog.Catalog`): ``tensors`` were its inputs,
+        ``views`` those that are views, with their version before the op."""
+        catalog = self.program.catalog
+        before = {id(view): version for view, version in views}
+        # outputs that are new, or inputs changed in place (not an input handed back as is)
+        made = [o for o in outputs if not any(o is t for t in tensors)
+                or o._version != before.get(id(o), o._version)]
+        if torch.is_grad_enabled() and any(o.requires_grad for o in made):
+            # the op made a node, reading each input's grad_fn to link it to them; a view
+            # it changed in place had its grad_fn set again
+            for view, version in views:
+                if view._version == version or any(view is o for o in made):
+                    catalog.saw(view)
+        for out in outputs:
+            if not any(out is t for t in tensors):
+                catalog.saw(out)  # made now: its grad_fn is what torch just set
+            made_by = catalog.grad_fn(out)
+            if made_by is not None and made_by is not UNSEEN:
+                catalog.produce(out, self.budget.lineno, self._text(node), made_by)
 
     def _text(self, node: ast.AST) -> str | None:
         """The source text of an expression on one line (cached: loops repeat nodes)."""
@@ -387,6 +410,17 @@ class Calls:
         except Exception as exc:
             raise _Failure(exc) from None
 
+
+
+def _tensors(args: tuple, kwargs: dict[str, Any]) -> list[torch.Tensor]:
+    """The tensors among a call's arguments, one level into lists and tuples."""
+    found = []
+    for value in (*args, *kwargs.values()) if kwargs else args:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, torch.Tensor))
+    return found
 
 
 _MISSING = object()

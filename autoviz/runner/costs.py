@@ -35,15 +35,6 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
     return []
 
 
-def grad_fn_of(tensor: torch.Tensor) -> Any:
-    """``tensor.grad_fn``, or None where torch refuses to say (a view made under no_grad
-    and changed in place raises on access; torch's error comes when it is used)."""
-    try:
-        return tensor.grad_fn
-    except RuntimeError:
-        return None
-
-
 def python_size(value: Any, cap: int) -> int:
     """Size of nested lists/tuples/ranges, stopping once past ``cap``: one per scalar, and
     a string one per 8 characters (at least one).

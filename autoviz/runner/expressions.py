@@ -169,7 +169,10 @@ class Expressions:
         if isinstance(obj, torch.Tensor):
             if attr in al.TENSOR_ATTRIBUTES:
                 if attr in _SILENT_ATTRIBUTES:
-                    return self._fail_safe(getattr, obj, attr)
+                    value = self._fail_safe(getattr, obj, attr)
+                    if attr in ("grad_fn", "is_leaf"):  # torch set a view's grad_fn to read it
+                        self.program.catalog.saw(obj)
+                    return value
                 with self._capture():
                     return self._fail_safe(getattr, obj, attr)
             category = al.TENSOR_METHODS.get(attr)

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from autoviz.runner import allowlist as al
-from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING
-from autoviz.runner.costs import grad_fn_of, python_size
+from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING, _tensors
+from autoviz.runner.costs import python_size
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.values import (
     UserFunction,
@@ -202,12 +202,14 @@ class Statements:
 
     def _store_item(self, obj: Any, index: Any, value: Any, target: ast.Subscript) -> None:
         if isinstance(obj, torch.Tensor):
-            self.budget.before(al.SAME, (obj, index, value), {}, "item assignment")
+            args = (obj, index, value)
+            tensors = _tensors(args, {})
+            views = [(t, t._version) for t in tensors if t._base is not None]
+            self.budget.before(al.SAME, args, {}, "item assignment")
             with self._capture():
                 self._fail_safe(operator.setitem, obj, index, value)
-            self.budget.after(obj, (obj, index, value), {}, "item assignment")
-            if grad_fn_of(obj) is not None:
-                self.program.catalog.produce(obj, self.budget.lineno, self._text(target))
+            self.budget.after(obj, args, {}, "item assignment")
+            self._observed([obj], tensors, views, target)
         elif isinstance(obj, list):
             self._fail_safe(operator.setitem, obj, index, value)
             if python_size(obj, self.limits.container_items) > self.limits.container_items:
