@@ -1347,3 +1347,38 @@ def test_view_and_in_place_programs_keep_torchs_order(steps: list[str]) -> None:
         assert_fails_like_native(source)
     else:
         assert_matches_native(source)
+
+
+# ---- Python's evaluation order -----------------------------------------------------------
+# Each program fails in two places; CPython's order decides which error comes first.
+ORDER = {
+    "augassign-subscript": "import torch\nw = torch.ones(2, requires_grad=True)\n"
+                           "with torch.no_grad():\n    w[2] += 0.1 * w.grad\n",
+    "augassign-name-first": "y += undefined_right\n",
+    "augassign-list": "a = [1, 2]\na[5] += undefined_right\n",
+    "augassign-attribute": "undefined_object.grad += undefined_right\n",
+    "subscript-object-first": "z = undefined_object[undefined_index]\n",
+    "subscript-index-before-lookup": "a = [1]\nz = a[undefined_index]\n",
+    "store-value-first": "undefined_object[0] = undefined_value\n",
+    "store-object-before-index": "undefined_object[undefined_index] = 1\n",
+    "binop-left-first": "z = undefined_left + undefined_right\n",
+    "call-function-first": "z = undefined_function(undefined_argument)\n",
+    "call-arguments-in-order": "z = len(undefined_first, undefined_second)\n",
+    "call-keyword-after-positional": "z = max(undefined_first, key=undefined_second)\n",
+    "method-attribute-first": "import torch\nz = torch.ones(2).no_such_method(undefined)\n",
+    "chained-comparison-stops": "z = 2 < 1 < undefined_never\nq = undefined_after\n",
+    "chained-comparison-order": "z = 1 < undefined_middle < undefined_last\n",
+    "bool-op-short-circuit": "z = [] and undefined_never\nq = undefined_second or 1\n",
+    "unpack-before-targets": "a, b = undefined_value\n",
+    "unpack-count-first": "a, b = [1, 2, 3]\n",
+    "unpack-targets-in-order": "x = [1]\nx[5], y = 1, 2\n",
+    "slice-parts-in-order": "a = [1, 2]\nz = a[undefined_lower:undefined_upper]\n",
+    "fstring-parts-in-order": "z = f'{undefined_first}{undefined_second}'\n",
+    "list-items-in-order": "z = [undefined_first, undefined_second]\n",
+    "for-iterable-once": "for i in undefined_iterable:\n    undefined_body\n",
+}
+
+
+@pytest.mark.parametrize("source", ORDER.values(), ids=ORDER.keys())
+def test_errors_come_in_cpythons_evaluation_order(source: str) -> None:
+    assert_fails_like_native(source)

@@ -178,6 +178,8 @@ class Expressions:
             category = al.TENSOR_METHODS.get(attr)
             if category is not None:
                 return _Function("method", attr, obj, category)
+            if not hasattr(torch.Tensor, attr):  # Python's own error, as natively
+                raise _Failure(AttributeError(f"'Tensor' object has no attribute '{attr}'"))
             raise self._refuse(f"the tensor attribute .{attr} is not in autoviz's allowlist")
         if isinstance(obj, _Node):
             if attr in al.NODE_ATTRIBUTES:
