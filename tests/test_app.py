@@ -375,3 +375,16 @@ def test_inline_code_holds_any_backticks():
 
     assert code("x") == "`x`"
     assert code("a ` b") == "`` a ` b ``" and code("``") == "``` `` ```"
+
+
+def test_a_leaf_that_no_longer_requires_grad_is_said_to_keep_nothing(app):
+    set_code(app, "import torch\nw = torch.tensor([1., 2.], requires_grad=True)\n"
+                  "b = torch.tensor([3., 4.], requires_grad=True)\ny = (w * b).sum()\n"
+                  "b.requires_grad_(False)\ny.backward()\n")
+    texts = []
+    for _ in range(4):
+        app.button(key="next").click().run()
+        texts.append(markdown(app))
+    assert "**Keeps nothing**: `b` no longer requires grad" in "\n".join(texts)
+    assert "Accumulates** into `b.grad`" not in "\n".join(texts)
+    assert "Accumulates** into `w.grad`" in "\n".join(texts)

@@ -75,3 +75,35 @@ def test_empty_tensors_hold_zeros_not_what_the_allocator_had():
     assert rows["s"][7] == "0." and rows["w"][7] == "[0., 0., 0.]"
     assert rows["w"][3] is True and rows["w"][4] is True  # still torch's own leaf
     assert study.tables["leaf_grads"].rows == (("w", "(3,)", "[2., 2., 2.]"),)
+
+
+LEAF_FLAGS = {
+    "own-backward": ("import torch\nw = torch.tensor([1., 2.], requires_grad=True)\n"
+                     "b = torch.tensor([3., 4.], requires_grad=True)\ny = (w * b).sum()\n"
+                     "b.requires_grad_(False)\ny.backward()\n", None),
+    "autoviz-backward": ("import torch\nw = torch.tensor([1., 2.], requires_grad=True)\n"
+                         "b = torch.tensor([3., 4.], requires_grad=True)\ny = (w * b).sum()\n"
+                         "b.requires_grad_(False)\n", "y"),
+    "accumulates": ("import torch\nw = torch.tensor([1., 2.], requires_grad=True)\n"
+                    "w.grad = torch.ones(2)\ny = (w * w).sum()\n", "y"),
+}
+
+
+@pytest.mark.parametrize(("source", "root"), LEAF_FLAGS.values(), ids=LEAF_FLAGS.keys())
+def test_leaf_notes_say_what_torch_left_in_grad(source, root):
+    """Every sentence about a leaf's .grad is true of the .grad torch left (read natively)."""
+    from autoviz.drawing.scene import done_note
+
+    native: dict = {}
+    exec(compile(source + (f"{root}.backward()\n" if root else ""), "<leaf>", "exec"), native)
+    study = make_study(source, root)
+    steps = [s for s in study.trace.steps if study.trace.graph.node(s.node_id).kind == "leaf"]
+    assert steps
+    for step in steps:
+        name = study.trace.graph.node(step.node_id).tensor.name
+        note, call = done_note(study.trace, step), study.calls[study.trace.steps.index(step)]
+        if native[name].grad is None:
+            assert "kept none" in note and "adds" not in call.result, (name, note, call)
+        else:
+            assert note.startswith("grad"), (name, note)
+            assert f"adds what it gets to {name}.grad" in call.result

@@ -329,8 +329,13 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
         st.markdown(f"From: {source}")
     if node.kind == "leaf":
         name = node.tensor.name if node.tensor and node.tensor.name else "the leaf"
-        st.markdown(f"**Accumulates** into {code(name + '.grad')} (AccumulateGrad has no "
-                    "`next_functions`).")
+        if node.tensor is not None and not node.tensor.requires_grad:
+            st.markdown(f"**Keeps nothing**: {code(name)} no longer requires grad, so "
+                        f"AccumulateGrad leaves {code(name + '.grad')} as it was "
+                        f"({code(str(node.tensor.grad))}).")
+        else:
+            st.markdown(f"**Accumulates** into {code(name + '.grad')} (AccumulateGrad has no "
+                        "`next_functions`).")
     else:
         rows = []
         for index, (dst, grad) in enumerate(zip(step.next_ids, step.grad_inputs)):

@@ -17,10 +17,13 @@ from autoviz.drawing.render import to_dot
 
 
 def done_note(trace: BackwardTrace, step: Step) -> str:
-    """A node's note once it ran: what it got (a leaf: what its .grad got)."""
+    """A node's note once it ran: what it got (a leaf: what its .grad got, and if torch
+    kept nothing, that: AccumulateGrad skips a leaf that no longer requires grad)."""
     received = step.grad_outputs[0] if step.grad_outputs else None
     node = trace.graph.node(step.node_id)
     if node.kind == "leaf":
+        if node.tensor is not None and not node.tensor.requires_grad:
+            return f"got {text(received)}, kept none (requires_grad=False)"
         before = node.tensor.grad if node.tensor else None
         return (f"grad {text(received)}" if before is None
                 else f"grad += {text(received)}")

@@ -230,6 +230,9 @@ def manual_call(study: Live, k: int, run: bool = True,
     if node is None or hasattr(node, "variable"):
         target = study.trace.graph.node(step.node_id).tensor
         name = target.name if target and target.name else "the leaf"
+        if target is not None and not target.requires_grad:
+            return ManualCall(code, f"not called here: {name} no longer requires grad, so "
+                              f"AccumulateGrad left {name}.grad as it was", False)
         return ManualCall(code, f"not called here: AccumulateGrad adds what it gets to "
                           f"{name}.grad, so calling it again would change the gradients",
                           False)
