@@ -388,3 +388,15 @@ def test_a_leaf_that_no_longer_requires_grad_is_said_to_keep_nothing(app):
     assert "**Keeps nothing**: `b` no longer requires grad" in "\n".join(texts)
     assert "Accumulates** into `b.grad`" not in "\n".join(texts)
     assert "Accumulates** into `w.grad`" in "\n".join(texts)
+
+
+def test_a_root_kept_from_the_last_program_gives_way_to_the_new_programs_own(app):
+    app.selectbox(key="preset").set_value("seed_network").run()
+    assert app.session_state.root == "loss"
+    set_code(app, "import torch\nx = torch.tensor(0.5, requires_grad=True)\n"
+                  "y = torch.tanh(x * 2)\ny.backward()\nprint(x.grad)\n")
+    assert not errors(app), errors(app)
+    assert "backward() fails" not in markdown(app)
+    assert "Step 0 of 3: before backward" in markdown(app)
+    app.button(key="end").click().run()
+    assert "AccumulateGrad" in markdown(app)

@@ -102,6 +102,8 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
             where.value = 0  # past the program: recording backward, reading it off
     study.program = program
     study.roots = tuple(root_candidates(program))
+    if root is not None and not isinstance(program.namespace.get(root), torch.Tensor):
+        root = None  # a choice kept from another program: this program's own choice wins
     if program.traces and (root is None or root == program.traces[-1].root_name) \
             and not gradient:
         # the program called .backward() itself: step through what torch did then
