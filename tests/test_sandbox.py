@@ -638,7 +638,7 @@ ODD = [
     pytest.param(T + "x = torch.tensor([1, 2])\ny = x[torch.tensor([5])]", 3,
                  id="index-out-of-range"),
     pytest.param(T + "x = torch.ones(2)\ny = x.to('cuda')", 3, id="to-cuda"),
-    pytest.param(T + "x = torch.ones(2).to('meta')\ny = x.item()", 3, id="meta-item"),
+    pytest.param(T + "x = torch.ones(2).to('meta')\ny = x.item()", 2, id="meta-item"),
     pytest.param(T + "x = [1]\nx.append(x)\nt = torch.tensor(x)", 4, id="tensor-of-cycle"),
     pytest.param(T + "x = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\n"
                  "y.backward()\ny.backward()", 5, id="second-backward"),
@@ -1085,3 +1085,98 @@ def test_every_sized_call_is_bounded_by_its_rule(shape: list[int], other: list[i
                 inputs.extend(tensors_in(v))
         itemsize = result_itemsize(name, inputs, (*args, *kwargs.values()))
         assert numel * itemsize >= made, (name, numel, itemsize, made)
+
+
+# ---- what a red team got past the caps (one program per class) ---------------------------
+F64 = "dtype=torch.float64"
+PAST_THE_CAPS = [
+    # sizes given as tensors, or arguments given by keyword
+    pytest.param(T + "r = torch.zeros(torch.tensor(300000000))", 2, id="size-as-tensor"),
+    pytest.param(T + "r = torch.linspace(0, 1, torch.tensor(300000000))", 2, id="steps-tensor"),
+    pytest.param(T + "r = torch.eye(3, torch.tensor(100000000))", 2, id="eye-tensor"),
+    pytest.param(T + f"a = torch.ones(10000, 1, {F64})\nb = torch.ones(1, 10000, {F64})\n"
+                 "r = torch.matmul(input=a, other=b)", 4, id="matmul-keywords"),
+    pytest.param(T + f"a = torch.ones(10000, {F64})\nr = torch.outer(input=a, vec2=a)", 3,
+                 id="outer-keywords"),
+    pytest.param(T + f"x = torch.ones(10000, {F64})\nr = torch.diag(input=x)", 3,
+                 id="diag-keyword"),
+    pytest.param(T + f"x = torch.ones(10000, {F64})\nr = torch.tile(input=x, dims=(10000,))",
+                 3, id="tile-keywords"),
+    pytest.param(T + "x = torch.ones(1000)\nr = x.repeat(repeats=(300, 1000))", 3,
+                 id="repeat-keyword"),
+    # the result's element size
+    pytest.param(T + "c = torch.ones(32, 32, 32, 32, 32, dtype=torch.bool)\nr = torch.where(c)",
+                 3, id="where-one-argument"),
+    pytest.param(T + "c = torch.ones(40000000, dtype=torch.bool)\nr = c.cumsum(0)", 3,
+                 id="cumsum-of-bools"),
+    pytest.param(T + "c = torch.ones(1, 40000000, dtype=torch.uint8)\nr = c.argmax(dim=0)", 3,
+                 id="argmax-over-size-1"),
+    pytest.param(T + "x = torch.ones(40000000, dtype=torch.uint8)\nr = x.topk(40000000)", 3,
+                 id="topk-indices"),
+    pytest.param(T + "x = torch.ones(40000000, dtype=torch.uint8)\nr = x / 2", 3,
+                 id="integer-division"),
+    pytest.param(T + "c = torch.ones(40000000, dtype=torch.bool)\n"
+                 "r = torch.tensor(c, dtype=torch.complex128)", 3, id="tensor-of-tensor"),
+    # advanced indexing's real shape, and item assignment through it
+    pytest.param(T + "x = torch.zeros(2, 2)\ni = [[0]] * 15000\n"
+                 "j = torch.zeros(15000, dtype=torch.long)\nr = x[i, j]", 5, id="nested-list"),
+    pytest.param(T + "x = torch.zeros(2, 2)\ni = torch.zeros(15000, 1, dtype=torch.long)\n"
+                 "j = torch.zeros(15000, dtype=torch.long)\nr = x[[i, j]]", 5,
+                 id="list-of-tensors"),
+    pytest.param(T + "x = torch.zeros(2, 20000)\ni = torch.zeros(20000, 1, dtype=torch.long)\n"
+                 "r = x[i, range(20000)]", 4, id="range-index"),
+    pytest.param(T + "x = torch.zeros(2, 2)\ni = torch.zeros(100000, 1, dtype=torch.long)\n"
+                 "j = torch.zeros(100000, dtype=torch.long)\nx[i, j] = 1.0", 5,
+                 id="setitem-broadcast-index"),
+    # Python values
+    pytest.param(T + "s = torch.zeros(1).shape\nfor i in range(26):\n    s = s + s", 4,
+                 id="size-doubling"),
+    pytest.param(T + "x = torch.zeros(100000)\n" + "".join(
+        f"a{i} = list(x)\n" for i in range(8)), {7, 8, 9}, id="list-of-tensor-rows"),
+    pytest.param(T + "x = torch.zeros(100000)\n" + "".join(
+        f"a{i} = x.split(1)\n" for i in range(8)), set(range(4, 11)), id="split-pieces"),
+    pytest.param(T + "x = torch.zeros(10)\nz = zip(x.tolist())\nfor i in range(40):\n"
+                 "    z = zip(z, x.split(1))", 5, id="zip-of-zip"),
+    pytest.param("r = list(range(-2**62, 2**62))", 1, id="range-too-long-for-len"),
+    # other devices (meta's Python code imports and configures parts of torch)
+    pytest.param(T + "x = torch.ones(3, device='meta')\ny = x + 1", 2, id="meta-device"),
+    pytest.param(T + "x = torch.ones(3).to('cuda')", 2, id="cuda-device"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), PAST_THE_CAPS)
+def test_what_got_past_the_caps_is_refused_first(source: str, lineno: Any) -> None:
+    refused_quickly(source, lineno)
+
+
+DEEP = Limits(graph_depth=2000, graph_nodes=20_000)
+DEEPER = [
+    pytest.param(T + "x = torch.ones(1, requires_grad=True)\ny = x\nfor i in range(3000):\n"
+                 "    y = torch.cat(tensors=[y])", 5, id="cat-keyword-list"),
+    pytest.param(T + "x = torch.ones(2, 2, requires_grad=True)\ny = x * 1\n"
+                 "for i in range(1000):\n    y = y.T.T.T", 5, id="transpose-attribute"),
+    pytest.param(T + "w = torch.ones(1, requires_grad=True)\ny = w\nfor i in range(900):\n"
+                 "    y = y * w\ny.backward(create_graph=True)\ng = w.grad\n"
+                 "for i in range(900):\n    g = g * 1.0", {6, 9}, id="create-graph-grad"),
+    pytest.param(T + "w = torch.ones(1, requires_grad=True)\nc = w * 1.0\nfor k in range(3):\n"
+                 "    for i in range(900):\n        c = c * w\n"
+                 "    g = torch.ones(1, requires_grad=True)\n    r = c.grad_fn(g)\n"
+                 "    c = r[1]", {6, 8}, id="grad_fn-call-outputs"),
+]
+
+
+@pytest.mark.parametrize(("source", "lineno"), DEEPER)
+def test_graphs_made_past_the_counting_are_counted(source: str, lineno: Any) -> None:
+    err = refused_quickly(source, lineno, limits=DEEP)
+    assert "deep" in err.message or "nodes" in err.message, err.message
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="needs fork to survive a crash")
+def test_nested_zips_cannot_recurse_in_c() -> None:
+    source = ("z = zip([0])\nfor i in range(10000):\n    z = zip(zip(zip(zip(zip(zip(zip("
+              "zip(zip(zip(z))))))))))\na = list(z)\n")
+    result, elapsed = run_forked(source, timeout=20.0)
+    assert result is not None, f"still running after {elapsed:.1f} s (killed)"
+    kind, lineno, refused, message = result
+    assert kind == "error" and refused and lineno == 3, (kind, lineno, message)

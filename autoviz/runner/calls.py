@@ -65,7 +65,10 @@ class Calls:
             return self._call_function(func, tuple(args), kwargs, node)
         if isinstance(func, _Node):
             self._check_node_call(func, args, kwargs)
-            return self._op(func, tuple(args), kwargs, al.SAME, node, func.name())
+            # what it returns hangs off the graph the node is in (its saved tensors): as
+            # deep as anything so far, whatever its arguments are
+            return self._op(func, tuple(args), kwargs, al.SAME, node, func.name(),
+                            floor=self.budget.max_depth)
         if isinstance(func, UserFunction):
             return self._call_user(func, args, kwargs)
         if isinstance(func, _Module):
@@ -144,9 +147,12 @@ class Calls:
         if name == "tolist" and tensor.numel() > cap:
             raise self._refuse(f".tolist() of {tensor.numel():,} elements is too big (the "
                                f"limit is {cap:,} Python numbers)")
-        if name in ("unbind", "split", "chunk") and max(tensor.shape, default=0) > cap:
-            raise self._refuse(f".{name}() of a dimension over {cap:,} long would make too "
-                               "many tensors")
+        if name in ("unbind", "split", "chunk"):
+            pieces = max(tensor.shape, default=0)
+            if pieces > cap:
+                raise self._refuse(f".{name}() of a dimension over {cap:,} long would make "
+                                   "too many tensors")
+            self.budget.count_objects(pieces)  # before the pieces are made
         if name in _SHAPE_METHODS:
             sizes = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
             if len(sizes) > MAX_DIMS:
@@ -186,6 +192,11 @@ class Calls:
                 if grad is not None:
                     kept += grad.numel() * grad.element_size()
         self.budget.count_bytes(kept)
+        if bound.get("create_graph"):  # the leaves' .grad now have graphs of their own
+            grads = [t.grad for t in self.program.catalog.keep
+                     if t._base is None and t.grad_fn is None and t.requires_grad
+                     and t.grad is not None and t.grad.requires_grad]
+            self.budget.deepen_graph(grads, 2 * len(trace.steps))
         self.program.traces.append(trace)
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -256,7 +267,14 @@ class Calls:
                 if python_size(arg, cap) > cap:
                     raise self._refuse(f"{name}() over more than {cap:,} items is not allowed")
         if name in ("list", "tuple") and args and isinstance(args[0], _Lazy):
-            return getattr(builtins, name)(args[0].take(cap, self._refuse))
+            return self._check_python(getattr(builtins, name)(args[0].take(cap, self._refuse)))
+        if name in ("list", "tuple") and args and isinstance(args[0], torch.Tensor) \
+                and args[0].dim():
+            self.budget.count_objects(len(args[0]))  # one view per row
+        if name in ("enumerate", "zip", "reversed") and any(isinstance(a, _Lazy) for a in args):
+            # nested without end, they recurse in C when drawn from
+            raise self._refuse(f"{name}() of an enumerate/zip/reversed object is not "
+                               "supported here; make it a list first")
         tensors = any(isinstance(a, (torch.Tensor, _Lazy)) or tensors_in(a) for a in args)
         if name == "reversed" and args and isinstance(args[0], torch.Tensor):
             # Tensor.__reversed__ is a flip: a new tensor (and a node), not an iterator
@@ -307,6 +325,10 @@ class Calls:
     def _check_python_op(self, op: type, left: Any, right: Any) -> None:
         """Refuse Python arithmetic that would be huge before Python does it."""
         cap = self.limits.container_items
+        if op is ast.Add and isinstance(left, (list, tuple, str)) \
+                and isinstance(right, (list, tuple, str)):
+            if len(left) + len(right) > max(cap, self.limits.output_chars):
+                raise self._refuse("the value is too long")
         if op is ast.Pow and isinstance(left, int) and isinstance(right, int):
             if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > self.limits.int_bits:
                 raise self._refuse(f"{left} ** {right} is too big (more than "
@@ -330,14 +352,14 @@ class Calls:
             if value.bit_length() > self.limits.int_bits:
                 raise self._refuse(f"the number is too big (more than {self.limits.int_bits}"
                                    " bits)")
-        elif isinstance(value, (str, list, tuple)) and not isinstance(value, torch.Size):
+        elif isinstance(value, (str, list, tuple)):
             if len(value) > max(self.limits.container_items, self.limits.output_chars):
                 raise self._refuse("the value is too long")
             self.budget.count_python(value)
         return value
 
     def _op(self, fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any], category: str,
-            node: ast.AST, name: str) -> Any:
+            node: ast.AST | None, name: str, floor: int = 0) -> Any:
         """Call a torch operation after checking its cost; record the tensors it makes."""
         budget = self.budget
         tensors = _tensors(args, kwargs)
@@ -356,7 +378,7 @@ class Calls:
                 _stop_capture(saved)
                 if caught:
                     self._warned(caught)
-        budget.after(result, args, kwargs, name)
+        budget.after(result, args, kwargs, name, floor)
         if result.__class__ is not torch.Tensor and not isinstance(result, _VALUE_TYPES):
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")

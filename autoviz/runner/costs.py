@@ -47,7 +47,7 @@ def python_size(value: Any, cap: int) -> int:
     while stack and total <= cap:
         item, depth = stack.pop()
         if isinstance(item, range):
-            total += len(item)
+            total += _range_len(item, cap)
         elif isinstance(item, (list, tuple)):
             if depth >= MAX_NESTING:
                 return cap + 1
@@ -59,6 +59,13 @@ def python_size(value: Any, cap: int) -> int:
         else:
             total += 1
     return total
+
+
+def _range_len(value: range, cap: int) -> int:
+    try:
+        return len(value)
+    except OverflowError:  # longer than a C ssize_t
+        return cap + 1
 
 
 def formatted_elements(tensor: torch.Tensor, threshold: int, edgeitems: int) -> int:
@@ -109,11 +116,23 @@ def broadcast_numel(shapes: list[Any]) -> int:
     return total
 
 
-def _ints(value: Any) -> list[int]:
+def _int(value: Any) -> int | None:
+    """A whole number as torch takes one for a size: an int, or a one-element integer
+    tensor (``torch.zeros(torch.tensor(3))``)."""
     if isinstance(value, bool):
-        return []
+        return None
     if isinstance(value, int):
-        return [value]
+        return value
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and not value.is_complex() and value.dtype is not torch.bool:
+        return int(value)
+    return None
+
+
+def _ints(value: Any) -> list[int]:
+    number = _int(value)
+    if number is not None:
+        return [number]
     if isinstance(value, (list, tuple)):
         return [i for v in value for i in _ints(v)]
     return []
@@ -127,14 +146,12 @@ def _size_args(args: tuple, kwargs: dict[str, Any], key: str = "size") -> list[i
         sizes = args[0]
     else:
         sizes = args
-    if isinstance(sizes, int):
+    if _int(sizes) is not None:
         sizes = (sizes,)
     if not isinstance(sizes, (tuple, list)) or len(sizes) > MAX_DIMS:
         return None
-    for n in sizes:
-        if not isinstance(n, int) or isinstance(n, bool):
-            return None
-    return list(sizes)
+    found = [_int(n) for n in sizes]
+    return None if any(n is None for n in found) else found  # type: ignore[return-value]
 
 
 def _prod(sizes: Any) -> int:
@@ -190,10 +207,34 @@ def _matmul(name: str, a: torch.Size, b: torch.Size) -> tuple[int, float] | None
     return out, 2.0 * out * a[-1]
 
 
+def _list_shape(value: Any) -> tuple[int, ...]:
+    """An upper bound on the shape torch gives a nested list (or range) used as an index:
+    each level as long as its longest item (a tensor inside adds its own shape)."""
+    if isinstance(value, range):
+        return (_range_len(value, 2**62),)
+    if isinstance(value, Tensor):
+        return tuple(value.shape)
+    if not isinstance(value, (list, tuple)) or not value:
+        return (len(value),) if isinstance(value, (list, tuple)) else ()
+    inner: list[int] = []
+    for item in value[:1000]:  # python_size already bounds the whole list
+        shape = _list_shape(item)
+        for i, n in enumerate(shape):
+            if i < len(inner):
+                inner[i] = max(inner[i], n)
+            else:
+                inner.append(n)
+    if len(value) > 1000:
+        return (len(value), python_size(value, 2**62))
+    return (len(value), *inner)
+
+
 def _index_numel(tensor: Tensor, index: Any) -> int:
     """An upper bound on the elements of ``tensor[index]``: the dimensions basic indexing
     keeps, at full size, times the advanced indices broadcast together (a mask counts as
     many as it has elements)."""
+    if isinstance(index, list) and any(isinstance(p, (Tensor, list, slice)) for p in index):
+        index = tuple(index)  # torch reads a list holding tensors or slices as a tuple
     parts = index if isinstance(index, tuple) else (index,)
     dims = tuple(tensor.shape)
     consumed = 0
@@ -220,8 +261,8 @@ def _index_numel(tensor: Tensor, index: Any) -> int:
             else:
                 advanced.append(tuple(p.shape))
                 pos += 1
-        elif isinstance(p, (list, tuple)):
-            advanced.append((python_size(p, 2**62),))
+        elif isinstance(p, (list, tuple, range)):
+            advanced.append(_list_shape(p))
             pos += 1
         else:
             pos += 1
@@ -234,12 +275,12 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
     alone, for every ``shaped``/``matmul``/``create``/``random`` call of the allowlist;
     None when the arguments are not ones it knows (torch will refuse most of those)."""
     short = name.rpartition(".")[2]
-    first = args[0] if args else None
+    first = _arg(args, kwargs, 0, "input")
     if name.startswith("."):  # a method: args[0] is the tensor
         this = first
         rest = args[1:]
         if short in ("repeat", "tile"):
-            sizes = _size_args(rest, {})
+            sizes = _size_args(rest, kwargs, "repeats" if short == "repeat" else "dims")
             return None if sizes is None else _prod(sizes) * this.numel()
         if short == "expand":
             sizes = _size_args(rest, kwargs)
@@ -343,7 +384,7 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
         for i in range(len(pad) // 2):
             shape[-1 - i] += max(0, pad[2 * i]) + max(0, pad[2 * i + 1])
         return _prod(shape)
-    if name == "indexing":
+    if name in ("indexing", "item assignment"):  # item assignment: the index it writes
         return _index_numel(first, args[1]) if isinstance(first, Tensor) else None
     return None
 
@@ -357,8 +398,9 @@ def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, fl
             return None
         out = _prod(x.shape[:-1]) * (w.shape[0] if w.dim() == 2 else 1)
         return out, 2.0 * out * x.shape[-1]
-    a = args[0] if args else None
-    b = args[1] if len(args) > 1 else next(iter(kwargs.values()), None)
+    a = _arg(args, kwargs, 0, "input")
+    b = args[1] if len(args) > 1 else next(
+        (kwargs[k] for k in ("other", "mat2", "vec", "tensor") if k in kwargs), None)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return _matmul(name, a.shape, b.shape)
     return None
@@ -366,9 +408,29 @@ def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, fl
 
 _CAST_DTYPES = {".double": torch.float64, ".long": torch.int64, ".float": torch.float32,
                 ".half": torch.float16, ".int": torch.int32, ".bool": torch.bool}
-# calls whose result (or one of them) holds int64 indices as long as the input, whatever
-# its dtype (argmax and the other reductions make far fewer)
-_INDEX_RESULTS = frozenset("argsort sort cummax cummin nonzero randint randperm".split())
+# calls whose result holds int64 indices, whatever the input's dtype
+_INDEX_RESULTS = frozenset("argsort argmax argmin nonzero randint randperm".split())
+# calls that give (values, indices): the indices are int64, one per value
+_PAIRED = frozenset("max min median mode kthvalue topk sort cummax cummin".split())
+# on integer or bool tensors these keep the dtype (or make bools); every other call may
+# make int64 (sum, cumsum) or floats (division, exp, mean): counted at 8 bytes
+_KEEPS_INTEGERS = frozenset(
+    "add sub subtract mul multiply remainder fmod floor_divide neg negative abs sign sgn "
+    "maximum minimum clamp clip clamp_min clamp_max where masked_fill flip t transpose "
+    "permute reshape view view_as reshape_as flatten unflatten squeeze unsqueeze narrow "
+    "select movedim swapaxes diagonal tril triu clone detach unbind split chunk sort topk "
+    "kthvalue max min median mode cummax cummin amax amin floor ceil round trunc relu "
+    "fill_ zero_ copy_ add_ sub_ mul_ masked_fill_ clamp_ clamp_min_ clamp_max_ repeat "
+    "expand expand_as contiguous to type_as gather index_select scatter scatter_add "
+    "index_add diag masked_select cat concat concatenate stack hstack vstack tile outer "
+    "indexing + - * // % ** @ reversed item tolist numel dim size nelement element_size "
+    "requires_grad_ retain_grad backward long int bool".split())
+_BOOL_RESULTS = frozenset(
+    "eq ne lt le gt ge equal allclose isclose logical_and logical_or logical_xor "
+    "logical_not isnan isinf isfinite signbit all any Eq NotEq Lt LtE Gt GtE".split())
+_REDUCTIONS = frozenset("sum mean prod std var norm logsumexp amax amin all any "
+                        "count_nonzero nansum argmax argmin max min median mode kthvalue "
+                        "topk".split())
 _DEFAULT = torch.get_default_dtype()  # programs cannot change it
 
 
@@ -396,12 +458,42 @@ def result_itemsize(name: str, inputs: list[Tensor], values: tuple) -> int:
     size = dtype.itemsize
     if any(v.__class__ is complex for v in values) and not dtype.is_complex:
         size = max(2 * size, 8)
-    elif not dtype.is_floating_point and not dtype.is_complex and any(
-            v.__class__ is float for v in values):
-        size = max(size, _DEFAULT.itemsize)
+    elif not dtype.is_floating_point and not dtype.is_complex:
+        if short in _BOOL_RESULTS:
+            size = 1
+        elif short not in _KEEPS_INTEGERS and name != "item assignment":
+            size = max(size, 8)
+        elif any(v.__class__ is float for v in values):
+            size = max(size, _DEFAULT.itemsize)
     if short in _INDEX_RESULTS:
         size = max(size, 8)
     return size
+
+
+def reduced_numel(short: str, tensor: Tensor, args: tuple, kwargs: dict[str, Any]) -> int:
+    """The elements a reduction (``sum``, ``argmax``, ``topk``…) makes from ``tensor``:
+    one without a ``dim`` (``mode``/``kthvalue``/``topk`` reduce the last), else the
+    input's elements over the reduced dimensions' sizes (times ``k`` for ``topk``)."""
+    rest = args[1:]
+    if short in ("topk", "kthvalue"):
+        k = _int(_arg(rest, kwargs, 0, "k"))
+        dim = _arg(rest, kwargs, 1, "dim")
+    elif short == "norm":
+        k, dim = None, _arg(rest, kwargs, 1, "dim")
+    else:
+        k, dim = None, _arg(rest, kwargs, 0, "dim")
+    if dim is None or isinstance(dim, bool):
+        if short not in ("mode", "kthvalue", "topk"):
+            return 1
+        dim = -1
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    numel = tensor.numel()
+    try:
+        sizes = [tensor.shape[int(d)] for d in dims] if tensor.dim() else [1]
+    except (IndexError, TypeError, ValueError):
+        return numel  # torch refuses the dim
+    out = numel // max(1, _prod(sizes)) if all(sizes) else 0
+    return out * max(1, k or 1) if short == "topk" else out
 
 
 def megabytes(count: float) -> str:
@@ -425,6 +517,8 @@ class Budget:
         self.python = 0  # characters and list items made, in all
         self.flops = 0.0
         self.nodes = 0
+        self.objects = 0  # tensor objects made, views included
+        self.max_depth = 0
         self.depths: dict[int, tuple[int, Any]] = {}  # id(tensor) -> (depth, weakref)
         self.statements = 0
         self.deadline = time.monotonic() + limits.seconds
@@ -483,8 +577,20 @@ class Budget:
             if numel > largest:
                 largest = numel
         itemsize = result_itemsize(name, inputs, values)
-        if category in _SIZED:
+        short = name.rpartition(".")[2]
+        if short in _PAIRED:
+            itemsize += 8  # and the int64 indices beside the values
+        for value in values:
+            if value.__class__ is str or isinstance(value, torch.device):
+                self._check_device(value, name)
+        if short == "where" and len(inputs) == 1 and len(values) == 1:
+            # torch.where(condition) is nonzero(condition, as_tuple=True)
+            self._check_bytes(largest * max(1, inputs[0].dim()), 8, f"the result of {name}")
+        elif category in _SIZED:
             self._check_sized(category, args, kwargs, name, inputs, itemsize)
+        elif short in _REDUCTIONS and inputs and len(inputs) == 1:
+            self._check_bytes(reduced_numel(short, inputs[0], args, kwargs), itemsize,
+                              f"the result of {name}")
         elif len(inputs) > 1 and name not in _LIKE_OTHER and not (
                 inputs[0].shape == inputs[1].shape if len(inputs) == 2
                 else all(t.shape == inputs[0].shape for t in inputs)):
@@ -497,10 +603,27 @@ class Budget:
             raise self.refuse(f"the program would take more than {self.limits.total_flops:.3g}"
                               " floating-point operations in all")
 
+    def _check_device(self, value: Any, name: str) -> None:
+        """Tensors stay on the CPU: torch's other devices are not here, and its ``meta``
+        device runs Python code that imports and configures parts of torch."""
+        if isinstance(value, str):
+            if len(value) > 20 or not value.replace(":", "").isalnum():
+                return
+            try:
+                value = torch.device(value)
+            except (RuntimeError, ValueError):
+                return  # not a device name: some other string argument
+        if value.type != "cpu":
+            raise self.refuse(f"{name}: tensors here live on the CPU only (not "
+                              f"{value.type!r})")
+
     def _check_sized(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
                      inputs: list[Tensor], itemsize: int) -> None:
         if name in ("torch.tensor", "torch.as_tensor"):
-            return  # the data is a Python list, checked with the other arguments
+            data = _arg(args, kwargs, 0, "data")
+            if isinstance(data, Tensor):  # a copy of a tensor, in the dtype asked for
+                self._check_bytes(data.numel(), itemsize, f"the result of {name}")
+            return  # a Python list is checked with the other arguments
         if category == MATMUL:
             cost = matmul_cost(name, args, kwargs)
             numel, flops = cost if cost is not None else (None, 0.0)
@@ -533,8 +656,11 @@ class Budget:
     def _deepen(self, tensor: Tensor, depth: int) -> None:
         self.depths[id(tensor)] = (depth, weakref.ref(tensor))
 
-    def after(self, result: Any, args: tuple, kwargs: dict[str, Any], name: str) -> None:
-        """Count what a call ``name(*args, **kwargs)`` produced against the totals."""
+    def after(self, result: Any, args: tuple, kwargs: dict[str, Any], name: str,
+              floor: int = 0) -> None:
+        """Count what a call ``name(*args, **kwargs)`` produced against the totals.
+        ``floor``: a depth its outputs are at least one below (a grad_fn called by hand
+        hangs them off the graph it is part of, which its arguments do not show)."""
         if result.__class__ is Tensor:
             outputs: Any = (result,)
         else:
@@ -542,11 +668,13 @@ class Budget:
             if not outputs:
                 return
         limits = self.limits
-        inputs = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)] if kwargs \
-            else [v for v in args if isinstance(v, Tensor)]
-        for value in args:
-            if isinstance(value, (list, tuple)):
+        inputs = []
+        for value in (*args, *kwargs.values()) if kwargs else args:
+            if isinstance(value, Tensor):
+                inputs.append(value)
+            elif isinstance(value, (list, tuple)):
                 inputs.extend(tensors_in(value))
+        self.count_objects(len(outputs))
         recorded = False
         for out in outputs:
             inplace = any(out is tensor for tensor in inputs)
@@ -555,7 +683,9 @@ class Budget:
                     recorded = True
                     below = max((self.depth_of(t) for t in inputs if t.requires_grad),
                                 default=0)
-                    depth = below + 1
+                    depth = max(below, floor) + 1
+                    if depth > self.max_depth:
+                        self.max_depth = depth
                     if depth > limits.graph_depth:
                         raise self.refuse(f"the autograd graph would be more than "
                                           f"{limits.graph_depth:,} nodes deep")
@@ -589,11 +719,32 @@ class Budget:
     def remaining_bytes(self) -> int:
         return max(0, self.limits.total_bytes - self.bytes)
 
+    def count_objects(self, count: int) -> None:
+        """``count`` more tensor objects (each a few hundred bytes, even a view)."""
+        self.objects += count
+        if self.objects > self.limits.tensor_objects:
+            raise self.refuse(f"the program made more than {self.limits.tensor_objects:,} "
+                              "tensors in all (views and the pieces of a split count too)")
+
+    def deepen_graph(self, tensors: list[Tensor], nodes: int) -> None:
+        """A backward with ``create_graph=True`` made ``tensors`` (the leaves' ``.grad``)
+        from a graph of ``nodes`` new nodes, each deeper than anything so far."""
+        depth = 2 * self.max_depth + 2
+        if depth > self.limits.graph_depth:
+            raise self.refuse(f"the autograd graph would be more than "
+                              f"{self.limits.graph_depth:,} nodes deep")
+        self.max_depth = depth
+        for tensor in tensors:
+            self._deepen(tensor, depth)
+        self.nodes += nodes
+        if self.nodes > self.limits.graph_nodes:
+            raise self.refuse(f"the autograd graph would have more than "
+                              f"{self.limits.graph_nodes:,} nodes")
+
     def count_python(self, value: Any) -> None:
         """A string or list the program made: its characters or items, against the total
         (every Python value is counted once, when it is made)."""
-        cls = value.__class__
-        if cls is str or cls is list or cls is tuple:
+        if isinstance(value, (str, list, tuple)):
             self.python += len(value)
             if self.python > self.limits.python_items:
                 raise self.refuse(f"the program made more than {self.limits.python_items:,} "

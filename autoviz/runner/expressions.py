@@ -28,6 +28,8 @@ from autoviz.runner.values import (
     zeroed,
 )
 
+_ATTRIBUTE_VIEWS = {"T": lambda t: t.T, "mT": lambda t: t.mT}
+
 
 class Expressions:
     """The expression half of :class:`~autoviz.runner.interp.Interpreter`."""
@@ -141,7 +143,7 @@ class Expressions:
             if len(parts) > MAX_DIMS:
                 raise self._refuse(f"an index with {len(parts):,} parts: tensors here have at "
                                    f"most {MAX_DIMS} dimensions")
-            advanced = any(isinstance(p, (torch.Tensor, list)) for p in parts)
+            advanced = any(isinstance(p, (torch.Tensor, list, range)) for p in parts)
             # basic indexing is a view (no new memory); advanced indexing is sized by rule
             category = al.SHAPED if advanced else al.SAME
             return self._op(operator.getitem, (obj, index), {}, category, node, "indexing")
@@ -167,6 +169,8 @@ class Expressions:
         if obj.__class__ is _Module:
             return self._module_attribute(obj, attr)
         if isinstance(obj, torch.Tensor):
+            if attr in ("T", "mT"):  # a view, and a node: an operation like .t()
+                return self._op(_ATTRIBUTE_VIEWS[attr], (obj,), {}, al.SAME, None, f".{attr}")
             if attr in al.TENSOR_ATTRIBUTES:
                 if attr in _SILENT_ATTRIBUTES:
                     value = self._fail_safe(getattr, obj, attr)

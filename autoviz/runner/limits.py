@@ -18,6 +18,7 @@ class Limits:
     container_items: int = 100_000  # one list (a string counts one per 8 characters)
     python_items: int = 5_000_000  # characters and list items the program makes, in all
     tensor_bytes: int = 40_000_000  # 10 million float32 numbers
+    tensor_objects: int = 500_000  # tensors made in all, views included (~0.5 KB each)
     total_bytes: int = 240_000_000  # every tensor the program makes, and its gradients
     op_flops: float = 2e9
     total_flops: float = 2e10

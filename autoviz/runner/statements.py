@@ -141,6 +141,8 @@ class Statements:
         iterable = self._value(node.iter)
         if not isinstance(iterable, (range, list, tuple, torch.Tensor, torch.Size, _Lazy)):
             raise self._refuse(f"a for loop cannot iterate over {_describe(iterable)}")
+        if isinstance(iterable, torch.Tensor) and iterable.dim():
+            self.budget.count_objects(len(iterable))  # one view per row
         for item in self._fail_safe(iter, iterable):
             self.budget.tick()
             self._assign(node.target, item)
@@ -205,7 +207,10 @@ class Statements:
             args = (obj, index, value)
             tensors = _tensors(args, {})
             views = [(t, t._version) for t in tensors if t._base is not None]
-            self.budget.before(al.SAME, args, {}, "item assignment")
+            parts = index if isinstance(index, tuple) else (index,)
+            advanced = any(isinstance(p, (torch.Tensor, list, range)) for p in parts)
+            # advanced indices are broadcast together before torch writes through them
+            self.budget.before(al.SHAPED if advanced else al.SAME, args, {}, "item assignment")
             with self._capture():
                 self._fail_safe(operator.setitem, obj, index, value)
             self.budget.after(obj, args, {}, "item assignment")
