@@ -391,6 +391,14 @@ class Calls:
         :class:`~autoviz.autograd.catalog.Catalog`): ``tensors`` were its inputs,
         ``views`` those that are views, with their version before the op."""
         catalog = self.program.catalog
+        if not views:  # the common case: no view in, so nothing of theirs to keep fresh
+            for out in outputs:
+                if out._base is not None and not any(out is t for t in tensors):
+                    catalog.saw(out)
+                made_by = catalog.grad_fn(out)
+                if made_by is not None and made_by is not UNSEEN:
+                    catalog.produce(out, self.budget.lineno, self._text(node), made_by)
+            return
         before = {id(view): version for view, version in views}
         # outputs that are new, or inputs changed in place (not an input handed back as is)
         made = [o for o in outputs if not any(o is t for t in tensors)

@@ -432,6 +432,8 @@ _REDUCTIONS = frozenset("sum mean prod std var norm logsumexp amax amin all any 
                         "count_nonzero nansum argmax argmin max min median mode kthvalue "
                         "topk".split())
 _DEFAULT = torch.get_default_dtype()  # programs cannot change it
+_FLOAT32 = torch.float32
+_SHORT: dict[str, str] = {}  # "torch.sum" -> "sum"
 
 
 def result_itemsize(name: str, inputs: list[Tensor], values: tuple) -> int:
@@ -554,12 +556,17 @@ class Budget:
         else:
             values = args
         inputs = []
+        special = False  # a dtype, a complex number, a device…: result_itemsize decides
         for value in values:
             cls = value.__class__
             if cls is Tensor:
                 inputs.append(value)
-            elif cls in _SCALARS:
+            elif cls is int or cls is float or cls is bool or value is None:
                 continue
+            elif cls is str:
+                self._check_device(value, name)
+            elif cls is complex:
+                special = True
             elif isinstance(value, Tensor):
                 inputs.append(value)
             elif isinstance(value, (list, tuple, range)):
@@ -569,20 +576,28 @@ class Budget:
                                if not isinstance(value, range) else value, cap) > cap:
                     raise self.refuse(f"a list or range passed to {name} holds more than "
                                       f"{cap:,} numbers (or nests more than 32 deep)")
+            else:
+                special = True
+                if isinstance(value, torch.device):
+                    self._check_device(value, name)
         total = 0
         largest = 0
+        float32 = True
         for tensor in inputs:
             numel = tensor.numel()
             total += numel
             if numel > largest:
                 largest = numel
-        itemsize = result_itemsize(name, inputs, values)
-        short = name.rpartition(".")[2]
+            if tensor.dtype is not _FLOAT32:
+                float32 = False
+        short = _SHORT.get(name) or _SHORT.setdefault(name, name.rpartition(".")[2])
+        if float32 and inputs and not special and short not in _INDEX_RESULTS \
+                and name not in _CAST_DTYPES:
+            itemsize = 4  # the common case: float32 in, float32 out
+        else:
+            itemsize = result_itemsize(name, inputs, values)
         if short in _PAIRED:
             itemsize += 8  # and the int64 indices beside the values
-        for value in values:
-            if value.__class__ is str or isinstance(value, torch.device):
-                self._check_device(value, name)
         if short == "where" and len(inputs) == 1 and len(values) == 1:
             # torch.where(condition) is nonzero(condition, as_tuple=True)
             self._check_bytes(largest * max(1, inputs[0].dim()), 8, f"the result of {name}")
@@ -674,11 +689,14 @@ class Budget:
                 inputs.append(value)
             elif isinstance(value, (list, tuple)):
                 inputs.extend(tensors_in(value))
-        self.count_objects(len(outputs))
+        self.objects += len(outputs)
+        if self.objects > limits.tensor_objects:
+            self.count_objects(0)
         recorded = False
+        grad_mode = torch.is_grad_enabled()
         for out in outputs:
             inplace = any(out is tensor for tensor in inputs)
-            if out.requires_grad and torch.is_grad_enabled():
+            if grad_mode and out.requires_grad:
                 if not recorded:
                     recorded = True
                     below = max((self.depth_of(t) for t in inputs if t.requires_grad),
