@@ -197,6 +197,10 @@ class BackwardTrace:
     gradient: Grad
     retain_graph: bool
     leaf_grads: dict[str, Grad] = field(default_factory=dict)
+    # live only: step index -> what calling its node by hand returned (or raised), made
+    # from inside the engine's run while the node's saved tensors were still there
+    hand: dict[int, Any] = field(default_factory=dict)
+    nodes: dict[str, Any] = field(default_factory=dict)  # live only: node id -> the node
 
     def step_of(self, node_id: str) -> Step | None:
         for step in self.steps:

@@ -1,5 +1,6 @@
 """What a worker reads off the live run for the page: the manual calls of every step."""
 
+import ast
 import re
 
 import pytest
@@ -14,10 +15,15 @@ def test_every_step_of_a_long_chain_gets_its_call_and_the_first_ones_are_run():
     assert len(study.calls) == len(steps) == 5_001
     shallow = study.manual_call(3)
     assert steps[2].path == "y.grad_fn.next_functions[0][0].next_functions[0][0]"
-    assert shallow.code == f"{steps[2].path}(torch.tensor({steps[2].grad_outputs[0].text}))"
+    literal = re.fullmatch(re.escape(steps[2].path) + r"\(torch\.tensor\(\[([0-9.]+)\]\)\)",
+                           shallow.code)
+    assert literal and shallow.exact  # every digit of what the node got, not 4 of them
+    assert len(literal[1]) > 8 and abs(float(literal[1]) -
+                                       float(steps[2].grad_outputs[0].text.strip("[]"))) < 1e-3
     deep = study.manual_call(100)
-    assert deep.code.startswith("node = y.grad_fn\nfor i in range(99):")
-    assert deep.code.count("next_functions[0][0]") == 1 and deep.called
+    assert deep.code.startswith("node = y.grad_fn\nfor _ in range(99):\n"
+                                "    node = node.next_functions[0][0]\nnode(torch.tensor([")
+    assert deep.called and deep.exact
     # the node called with what the engine handed it: a MulBackward0 by a constant
     received = float(steps[99].grad_outputs[0].text.strip("[]"))
     returned = re.fullmatch(r"\(tensor\(\[([0-9.]+)\]\), None\)", deep.result)
@@ -107,3 +113,70 @@ def test_leaf_notes_say_what_torch_left_in_grad(source, root):
         else:
             assert note.startswith("grad"), (name, note)
             assert f"adds what it gets to {name}.grad" in call.result
+
+
+REACH = {
+    "unnamed-root": ("import torch\nx = torch.ones(2, requires_grad=True)\n"
+                     "(x * 2).sum().backward()\n", False),
+    "root-in-a-def": ("import torch\nx = torch.ones(2, requires_grad=True)\ndef f(a):\n"
+                      "    y = (a * 3).sum()\n    y.backward()\n    return 1\nr = f(x)\n", False),
+    "root-rebound": ("import torch\na = torch.tensor([2.], requires_grad=True)\nO = a * 5\n"
+                     "O.backward()\nO = a * 3 + 1\n", False),
+    "alias-kept": ("import torch\nx = torch.ones(2, requires_grad=True)\n"
+                   "loss = (x * 5).sum()\nbest = loss\nloss.backward()\n"
+                   "best = (x * 3).sum()\n", True),
+}
+
+
+@pytest.mark.parametrize(("source", "reached"), REACH.values(), ids=REACH.keys())
+def test_a_hand_call_reaches_the_node_that_ran_or_says_it_cannot(source, reached):
+    from autoviz.lesson.lab import manual_call, run_study
+
+    live = run_study(source)
+    for k, step in enumerate(live.trace.steps, 1):
+        call = manual_call(live, k)
+        if not reached:
+            assert not call.reach and "no variable of the program reaches" in call.code
+            continue
+        scope = {**live.program.namespace}
+        exec(call.reach, scope)
+        assert scope["node"] is live.trace.nodes[step.node_id]
+
+
+def test_hand_calls_run_as_written_with_every_digit_and_odd_numbers():
+    source = ("import torch\nx = torch.tensor([float('inf'), 1.5, 0.1], requires_grad=True)\n"
+              "y = torch.randn(5, 5, requires_grad=True)\n"
+              "z = (x.exp() * 3).sum() + (y * 0.3).sum()\n")
+    study = make_study(source, "z")
+    codes = [c.code for c in study.calls]
+    assert not any("shape only" in c for c in codes)
+    for code in codes:
+        ast.parse(code)
+    assert any("torch.inf" in c for c in codes), codes
+
+
+@pytest.mark.parametrize(("source", "broadcast"), [
+    ("y = torch.cat([a, b]).sum()", False), ("y = torch.stack([a, b]).sum()", False),
+    ("y = (a.reshape(3, 1) @ b.reshape(1, 3)).sum()", False),
+    ("y = a.repeat(2).sum()", False), ("y = (a * m).sum()", True),
+    ("y = (m + b).sum()", True),
+])
+def test_summed_over_broadcast_only_where_the_engine_summed(source, broadcast):
+    code = ("import torch\na = torch.ones(3, requires_grad=True)\n"
+            "b = torch.ones(3, requires_grad=True)\nm = torch.ones(2, 3, requires_grad=True)\n"
+            + source + "\n")
+    study = make_study(code, "y")
+    notes = [n for c in study.calls for n in c.slot_notes if n]
+    assert bool(notes) == broadcast, notes
+    if broadcast:
+        assert all(n.startswith("summed over broadcast: (2, 3) → (3,)") for n in notes)
+        assert any(".sum_to_size(3)" in c.code for c in study.calls)
+
+
+def test_hand_calls_of_a_backward_that_freed_its_graph_were_taken_while_it_was_there():
+    study = make_study("import torch\nx = torch.tensor([1., 2.], requires_grad=True)\n"
+                       "y = (x.exp() * 2).sum()\ny.backward()\n")
+    called = [c for c in study.calls if c.called]
+    assert called and not any("second time" in c.result for c in called), called
+    exp = next(c for c in called if "ExpBackward0" in c.code or "[0][0]" in c.code)
+    assert "tensor([" in exp.result and "freed the saved tensors" in exp.note

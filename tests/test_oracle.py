@@ -9,6 +9,7 @@ all agree. :func:`autoviz.record_backward` is also checked directly on graphs bu
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import re
@@ -230,7 +231,66 @@ def assert_matches_native(source: str) -> tuple[autoviz.Program, NativeRun]:
     for (got_line, _), (want_line, _) in zip(program.warnings, native.warnings):
         if want_line is not None:
             assert got_line == want_line
+    # (5): every step's "same step by hand" reaches the node that ran, with exactly what it
+    # received, and gives exactly what the step passed on
+    assert_manual_calls_match(source, native)
     return program, native
+
+
+def _same(got: Any, want: Any, what: str) -> None:
+    assert (got is None) == (want is None), f"{what}: None differs"
+    if want is not None:
+        assert got.dtype == want.dtype and got.shape == want.shape, what
+        assert torch.equal(got, want) or torch.allclose(got, want, rtol=0, atol=0,
+                                                        equal_nan=True), what
+
+
+def assert_manual_calls_match(source: str, native: NativeRun) -> None:
+    """Each step's manual call, checked natively: its ``reach`` text, run in the namespace
+    the program left, gets to the very node that ran (by identity); its arguments are
+    exactly what that node received; what it returns, reduced as the call says, is exactly
+    what the step passed on (run natively when the graph is still there, else the result
+    autoviz took while the step ran)."""
+    from autoviz.lesson.lab import manual_call, run_study
+
+    if not native.traces:
+        return
+    live = run_study(source)
+    if live.trace is None or len(live.trace.steps) != len(native.traces[-1]):
+        return  # not the program's own last backward (e.g. a later error): nothing to match
+    ran = native.traces[-1]
+    for k, want in enumerate(ran, 1):
+        call = manual_call(live, k)
+        what = f"step {k} {want.name}"
+        ast.parse(call.code)  # it parses: no comment swallows a parenthesis
+        if not call.reach:
+            continue  # no variable reaches it: the call says so
+        scope = {**native.namespace, "torch": torch}
+        exec(call.reach, scope)  # text autoviz wrote for the test's own program
+        assert scope["node"] is want.node, f"{what}: the call reaches another node"
+        if not call.exact:
+            continue
+        args = eval(f"({call.args},)", scope)
+        for i, (got, expected) in enumerate(zip(args, want.grad_outputs)):
+            _same(got, expected, f"{what} argument {i}")
+        if not call.called:
+            continue
+        made = live.trace.hand[k - 1]
+        try:  # natively, with the graph still there
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                made = want.node(*args)
+        except RuntimeError as exc:
+            assert "second time" in str(exc), f"{what}: {exc}"
+            assert "freed the saved tensors" in call.note, f"{what}: {call.note!r}"
+        outputs = made if isinstance(made, tuple) else (made,)
+        for i, (out, adjust, expected) in enumerate(zip(outputs, call.adjust,
+                                                        want.grad_inputs)):
+            if adjust == "None":
+                out = None
+            elif out is not None and adjust:
+                out = eval(f"out{adjust}", {"out": out, "torch": torch})
+            _same(out, expected, f"{what} slot {i}")
 
 
 def assert_fails_like_native(source: str) -> autoviz.ProgramError:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import streamlit as st
 
 from autoviz import worker
-from autoviz.data import Graph, Value, short_path
+from autoviz.data import Graph, short_path
 from autoviz.data import text as preview
 from autoviz.drawing import layout
 from autoviz.drawing.render import to_dot
@@ -27,7 +27,7 @@ from autoviz.lesson.study import (
 )
 from ui import graphview
 from ui.state import current_toggles, reset_run, session_id
-from ui.text import code, code_block
+from ui.text import code, code_block, plain
 
 GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
 PROJECTOR_HEIGHT = 560
@@ -338,10 +338,12 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
                         "`next_functions`).")
     else:
         rows = []
+        call = study.manual_call(k)
+        notes = call.slot_notes if call is not None else ()
         for index, (dst, grad) in enumerate(zip(step.next_ids, step.grad_inputs)):
             target = trace.graph.node(dst)
             label = "None" if target.kind == "none" else f"{target.name} ({dst})"
-            shrink = _broadcast_note(step.grad_outputs, grad)
+            shrink = notes[index] if index < len(notes) else ""  # what the engine changed
             rows.append(f"| [{index}] | {label} | `{preview(grad)}` | {shrink} |")
         st.markdown("**Passes on** (`grad_inputs`), one per `next_functions` entry:\n\n"
                     "| slot | to | gradient | note |\n|---|---|---|---|\n" + "\n".join(rows))
@@ -352,13 +354,8 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
         st.markdown("**The same step by hand:**")
         st.code(call.code + ("\n# returns\n" + call.result if call.called else
                              f"\n# {call.result}"), language="python", wrap_lines=True)
-
-
-def _broadcast_note(received: tuple, grad: object) -> str:
-    out = received[0] if received else None
-    if isinstance(out, Value) and isinstance(grad, Value) and grad.numel < out.numel:
-        return f"summed over broadcast: {out.shape} → {grad.shape}"
-    return ""
+        if call.note:
+            st.caption(plain(call.note[0].upper() + call.note[1:]) + ".")
 
 
 _tables: dict[int, tuple[weakref.ref, list]] = {}

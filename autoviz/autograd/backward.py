@@ -7,6 +7,7 @@ handed to a node's hook, in the order the engine ran the nodes.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -60,7 +61,7 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
                     retain_graph: bool | None = True, create_graph: bool = False,
                     inputs: Any = None, catalog: Catalog | None = None,
                     root_name: str | None = None,
-                    max_elements: int | None = None) -> BackwardTrace:
+                    max_elements: int | None = None, hand_calls: int = 0) -> BackwardTrace:
     """Run ``root.backward(gradient)`` once on torch's engine, recording every node.
 
     ``retain_graph=True`` (the default) keeps the graph steppable; pass ``None``/``False``
@@ -68,6 +69,13 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
     raises torch's own error). Leaves' ``.grad`` end as one ``root.backward`` leaves them.
     Torch's errors propagate unchanged. ``max_elements`` bounds the gradient elements the
     trace may keep (:class:`TraceTooBig` before anything runs).
+
+    ``hand_calls``: for the first that many steps, each node (not a leaf's AccumulateGrad)
+    is also called by hand with what it received, from inside its post-hook: after it ran
+    and before torch frees its saved tensors (without ``retain_graph`` it does so right
+    after the hooks). What that returns, unreduced, goes in ``trace.hand``: what the page's
+    "the same step by hand" shows. Not with ``create_graph`` (the call would add to the
+    graph being made).
 
     The trace keeps the very tensors the engine handed to each node's hook, not copies:
     holding them is what keeps the engine from reusing them. Its in-place shortcuts
@@ -83,12 +91,12 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
         root_name = names[-1] if names else None
     with paused_gc():
         return _record(root, gradient, retain_graph, create_graph, inputs, catalog, root_name,
-                       max_elements)
+                       max_elements, 0 if create_graph else hand_calls)
 
 
 def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: bool | None,
             create_graph: bool, inputs: Any, catalog: Catalog | None, root_name: str | None,
-            max_elements: int | None) -> BackwardTrace:
+            max_elements: int | None, hand_calls: int) -> BackwardTrace:
     found = walk([root], [root_name])
     if max_elements is not None and trace_elements(found) > max_elements:
         raise TraceTooBig(f"recording this backward would copy more than {max_elements:,} "
@@ -96,13 +104,32 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
     graph = build_graph(found, [root], catalog)
     raw: list[tuple[Any, tuple, tuple]] = []
     record = raw.append
+    hand: dict[int, Any] = {}
+
+    def by_hand(node: Any, grad_outputs: tuple) -> None:
+        index = len(raw) - 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the program's warnings are torch's alone
+                hand[index] = node(*grad_outputs)
+        except Exception as exc:  # noqa: BLE001 - torch's error is what the call gives
+            hand[index] = exc
+
     handles = []
     try:
-        for node in found.order:
-            if node is not None:
+        for node, kind in zip(found.order, found.kinds):
+            if node is None:
+                continue
+            if kind == "leaf" or not hand_calls:
                 handles.append(node.register_hook(
                     lambda grad_inputs, grad_outputs, node=node:
                     record((node, grad_inputs, grad_outputs))))
+            else:
+                def hook(grad_inputs: tuple, grad_outputs: tuple, node: Any = node) -> None:
+                    record((node, grad_inputs, grad_outputs))
+                    if len(raw) <= hand_calls:
+                        by_hand(node, grad_outputs)
+                handles.append(node.register_hook(hook))
         root.backward(gradient, retain_graph=retain_graph, create_graph=create_graph,
                       inputs=inputs)
     finally:
@@ -128,7 +155,8 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
     steps = _steps(raw, found, graph)
     return _fast(BackwardTrace, graph, steps, root_name,
                  None if gradient is None else gradient.detach().clone(),
-                 bool(retain_graph), leaf_grads)
+                 bool(retain_graph), leaf_grads, hand,
+                 {node_id: node for node, node_id in found.ids.items()})
 
 
 def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> list[Step]:

@@ -6,14 +6,14 @@ process, or a notebook); what it returns holds no tensor and no autograd node.
 from __future__ import annotations
 
 import ast
-import warnings
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from autoviz.autograd.backward import record_backward
-from autoviz.autograd.graph import Graph, extract_graph, preview, walk
+from autoviz.autograd.graph import Graph, extract_graph, preview
 from autoviz.data import BackwardTrace, Contribution, Value
 from autoviz.drawing.export import program_file
 from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study
@@ -24,7 +24,7 @@ from autoviz.runner.program import Program, run_program
 
 # Steps whose manual call is run (and its result shown); past it the call is shown unrun:
 # torch's repr of each result costs ~0.6 ms: a 5,000-step chain would spend 3 s on them.
-CALLED_STEPS = 2_000
+CALLED_STEPS = Limits().hand_calls
 SHOWN_WARNINGS = 20
 
 
@@ -42,7 +42,6 @@ class Live:
     backward_error: str | None = None
     passes: tuple[Pass, ...] = ()
     gradient_code: str | None = None
-    nodes: dict[str, Any] = field(default_factory=dict, repr=False)  # id -> live node
 
 
 def root_candidates(program: Program) -> list[str]:
@@ -111,7 +110,6 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
         study.root = study.trace.root_name
         study.graph = study.trace.graph
         tensor = program.namespace.get(study.root or "")
-        _index_nodes(study, tensor)
         if isinstance(tensor, torch.Tensor):
             study.passes = tuple(_replay(study, tensor, None, retain_graph, actions))
         return study
@@ -125,7 +123,6 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
         return study
     tensor = program.namespace[study.root]
     study.graph = extract_graph(tensor, catalog=program.catalog, saved=True)
-    _index_nodes(study, tensor)
     grad = None
     if gradient:
         try:
@@ -136,18 +133,13 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
         study.gradient_code = gradient_expression(gradient)
     try:
         study.trace = record_backward(tensor, grad, retain_graph=retain_graph,
-                                      catalog=program.catalog, root_name=study.root)
+                                      catalog=program.catalog, root_name=study.root,
+                                      hand_calls=CALLED_STEPS)
     except Exception as exc:  # torch's own error, shown as torch wrote it
         study.backward_error = f"{type(exc).__name__}: {exc}"
         return study
     study.passes = tuple(_replay(study, tensor, grad, retain_graph, actions))
     return study
-
-
-def _index_nodes(study: Live, tensor: Any) -> None:
-    if isinstance(tensor, torch.Tensor):
-        found = walk([tensor], [study.root])
-        study.nodes = {node_id: node for node, node_id in found.ids.items()}
 
 
 def leaf_names(program: Program) -> list[str]:
@@ -183,71 +175,184 @@ def _replay(study: Live, root: torch.Tensor, grad: torch.Tensor | None, retain: 
     return passes
 
 
-def tensor_literal(tensor: torch.Tensor | None) -> str:
-    """Python text that rebuilds ``tensor`` (what a student would type)."""
+LITERAL_NUMBERS = 1_000  # a gradient up to this many numbers is written out in full
+SHALLOW = 12  # hops below which a node's path is written as one expression
+NOT_NEEDED = "None"  # ManualCall.adjust: the engine passed None on (backward's inputs=)
+
+
+def _number(value: Any) -> str:
+    """A Python number as text that gives it back exactly (repr is the shortest such)."""
+    if isinstance(value, complex):
+        return f"complex({_number(value.real)}, {_number(value.imag)})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "torch.nan" if math.isnan(value) else ("torch.inf" if value > 0 else
+                                                       "-torch.inf")
+    return repr(value)
+
+
+def _nested(values: Any) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return _number(values)
+
+
+def tensor_literal(tensor: torch.Tensor | None) -> str | None:
+    """Python text that rebuilds ``tensor`` exactly (every digit, its dtype), or None when
+    it is too big to write out and not one repeated number."""
     if tensor is None:
         return "None"
+    tensor = tensor.detach()
     dtype = "" if tensor.dtype == torch.float32 else f", dtype=torch.{str(tensor.dtype)[6:]}"
-    if tensor.numel() > 16:
-        if bool((tensor == 1).all()):
-            return f"torch.ones({', '.join(map(str, tensor.shape))}{dtype})"
-        return f"torch.randn({', '.join(map(str, tensor.shape))}{dtype})  # shape only"
-    return f"torch.tensor({preview(tensor)}{dtype})"
+    if tensor.numel() > 1:
+        first = tensor.reshape(-1)[0]
+        if bool((tensor == first).all()) and not bool(torch.isnan(first).any()):
+            shape = "(" + ", ".join(map(str, tensor.shape)) + ("," if tensor.dim() == 1
+                                                               else "") + ")"
+            return f"torch.full({shape}, {_number(first.item())}{dtype})"
+    if tensor.numel() > LITERAL_NUMBERS:
+        return None
+    return f"torch.tensor({_nested(tensor.tolist())}{dtype})"
 
 
-def path_facts(graph: Graph) -> dict[str, tuple[int, bool, str]]:
-    """Each node's hops below its root, whether every hop takes slot 0, and the root's own
-    expression: in one pass in walk order (parents first), not one walk back per node."""
-    links = graph.nodes[0].paths if graph.nodes else None
-    facts: dict[str, tuple[int, bool, str]] = {}
-    for node in graph.nodes:
-        assert links is not None
-        if node.id in links.roots:
-            facts[node.id] = (0, True, links.roots[node.id])
-        elif node.id in links.parents and links.parents[node.id][0] in facts:
-            parent, slot = links.parents[node.id]
-            depth, zeros, root = facts[parent]
-            facts[node.id] = (depth + 1, zeros and slot == 0, root)
-    return facts
+def anchors(study: Live) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """For each node of the trace, the program variable (at the end of the program) whose
+    ``grad_fn`` reaches it in the fewest ``next_functions`` hops, and the slots taken. The
+    root's own name comes first; a variable rebound to another tensor reaches its own
+    graph, never the nodes that ran (they are matched by identity)."""
+    trace, program = study.trace, study.program
+    if trace is None or program is None:
+        return {}
+    by_object = {id(node): node_id for node_id, node in trace.nodes.items()}
+    names = list(program.namespace)
+    if trace.root_name in program.namespace:
+        names.remove(trace.root_name)
+        names.insert(0, trace.root_name)
+    found: dict[str, tuple[str, tuple[int, ...]]] = {}
+    queue: list[tuple[Any, str, tuple[int, ...]]] = []
+    for name in names:
+        value = program.namespace[name]
+        if not isinstance(value, torch.Tensor) or not name.isidentifier():
+            continue
+        try:
+            node = value.grad_fn
+        except RuntimeError:
+            continue
+        node_id = by_object.get(id(node)) if node is not None else None
+        if node_id is not None and node_id not in found:
+            found[node_id] = (name, ())
+            queue.append((node, name, ()))
+    for node, name, slots in queue:  # breadth first: the queue grows as it is read
+        for slot, (child, _) in enumerate(node.next_functions):
+            child_id = by_object.get(id(child)) if child is not None else None
+            if child_id is not None and child_id not in found:
+                found[child_id] = (name, (*slots, slot))
+                queue.append((child, name, (*slots, slot)))
+    return found
+
+
+def _reach(anchor: tuple[str, tuple[int, ...]]) -> str:
+    name, slots = anchor
+    if len(slots) <= SHALLOW:
+        return f"node = {name}.grad_fn" + "".join(f".next_functions[{i}][0]" for i in slots)
+    if len(set(slots)) == 1:  # the same slot all the way down
+        return (f"node = {name}.grad_fn\nfor _ in range({len(slots)}):\n"
+                f"    node = node.next_functions[{slots[0]}][0]")
+    return (f"node = {name}.grad_fn\nfor slot in {list(slots)}:  # {len(slots)} hops down\n"
+            "    node = node.next_functions[slot][0]")
+
+
+def _adjust(made: Any, passed: Any, edge: bool) -> tuple[str, str]:
+    """What the engine did to one slot's gradient between the node's return and the next
+    node (torch's validate_outputs): summed it to its input's shape, cast its dtype, or
+    (``edge``: a next node is there) passed None on where ``backward(inputs=...)`` needs
+    nothing (called by hand, the node computes that slot all the same)."""
+    if passed is None and edge:
+        return NOT_NEEDED, "not needed (backward's inputs=): the engine passed on None"
+    if not isinstance(made, torch.Tensor) or not isinstance(passed, torch.Tensor):
+        return "", ""
+    suffix, notes = "", []
+    if made.shape != passed.shape:
+        suffix += (".sum()" if not passed.dim() else
+                   ".sum_to_size(" + ", ".join(map(str, passed.shape)) + ")")
+        notes.append(f"summed over broadcast: {tuple(made.shape)} → {tuple(passed.shape)}")
+    if made.dtype != passed.dtype:
+        suffix += f".to(torch.{str(passed.dtype)[6:]})"
+        notes.append(f"cast to {str(passed.dtype)[6:]}")
+    return suffix, ", ".join(notes)
 
 
 def manual_call(study: Live, k: int, run: bool = True,
-                facts: dict[str, tuple[int, bool, str]] | None = None) -> ManualCall | None:
-    """Call step ``k``'s node by hand with what it received (AccumulateGrad is not called:
-    it would add to ``.grad`` a second time; ``run=False``: the call is only written).
-    ``facts``: :func:`path_facts` of the trace's graph, when many calls are written."""
-    if study.trace is None or not 1 <= k <= len(study.trace.steps):
+                reach: dict[str, tuple[str, tuple[int, ...]]] | None = None
+                ) -> ManualCall | None:
+    """Step ``k``'s node called by hand with exactly what it received, as Python that
+    reaches that very node from a variable of the program (AccumulateGrad is not called:
+    it would add to ``.grad`` a second time). The result is what the call returned while
+    the step ran (``trace.hand``), so it is there even after torch freed the saved tensors;
+    ``run=False``: past the steps called by hand, the call is only written.
+    ``reach``: :func:`anchors` of the study, when many calls are written."""
+    trace = study.trace
+    if trace is None or not 1 <= k <= len(trace.steps):
         return None
-    step = study.trace.steps[k - 1]
-    args = ", ".join(tensor_literal(g) for g in step.grad_outputs)
-    facts = facts if facts is not None else path_facts(study.trace.graph)
-    depth, zeros, start = facts[step.node_id]
-    if depth > 12:  # a deep node: the full expression would be thousands of characters
-        code = (f"node = {start}\nfor i in range({depth}):  # first inputs all the way down\n"
-                f"    node = node.next_functions[0][0]\nnode({args})"
-                if zeros else f"# {depth} .next_functions hops below {start}\nnode({args})")
+    step = trace.steps[k - 1]
+    literals = [tensor_literal(g) for g in step.grad_outputs]
+    exact = all(t is not None for t in literals)
+    args = ", ".join(t if t is not None else f"torch.zeros{tuple(g.shape)}  # too big"
+                     for t, g in zip(literals, step.grad_outputs))
+    reach = reach if reach is not None else anchors(study)
+    anchor = reach.get(step.node_id)
+    reach_text = _reach(anchor) if anchor else ""
+    head = reach_text or ("# no variable of the program reaches this node now (the root "
+                          "has no name, or its name went to another tensor)")
+    node = trace.nodes.get(step.node_id)
+    target = trace.graph.node(step.node_id)
+    if node is None or target.kind == "leaf":
+        tensor = target.tensor
+        name = tensor.name if tensor and tensor.name else "the leaf"
+        code = f"{head}\nnode({args})"
+        if tensor is not None and not tensor.requires_grad:
+            result = (f"not called here: {name} no longer requires grad, so AccumulateGrad "
+                      f"left {name}.grad as it was")
+        else:
+            result = (f"not called here: AccumulateGrad adds what it gets to {name}.grad, so "
+                      "calling it again would change the gradients")
+        return ManualCall(code, result, False, reach_text, args)
+    made = trace.hand.get(k - 1)
+    outputs = made if isinstance(made, tuple) else (made,)
+    edges = [trace.graph.node(n).kind != "none" for n in step.next_ids]
+    pairs = [_adjust(m, p, e) for m, p, e in zip(outputs, step.grad_inputs, edges)] \
+        if made is not None and not isinstance(made, BaseException) else []
+    adjust = tuple(a for a, _ in pairs)
+    call = f"node({args})"
+    if any(adjust):
+        slots = ["None" if a == NOT_NEEDED else
+                 f"out{'[' + str(i) + ']' if isinstance(made, tuple) else ''}{a}"
+                 for i, a in enumerate(adjust)]
+        code = f"{head}\nout = {call}\n" + ", ".join(slots) + \
+            ("," if len(slots) == 1 else "") + "  # as the engine passed them on"
+    elif anchor and len(anchor[1]) <= SHALLOW:
+        code = reach_text.removeprefix("node = ") + f"({args})"  # one expression
     else:
-        code = f"{step.path}({args})"
-    node = study.nodes.get(step.node_id)
-    if node is None or hasattr(node, "variable"):
-        target = study.trace.graph.node(step.node_id).tensor
-        name = target.name if target and target.name else "the leaf"
-        if target is not None and not target.requires_grad:
-            return ManualCall(code, f"not called here: {name} no longer requires grad, so "
-                              f"AccumulateGrad left {name}.grad as it was", False)
-        return ManualCall(code, f"not called here: AccumulateGrad adds what it gets to "
-                          f"{name}.grad, so calling it again would change the gradients",
-                          False)
-    if not run:
-        return ManualCall(code, f"not run here: only the first {CALLED_STEPS:,} steps' calls "
-                          "are run", False)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = node(*step.grad_outputs)
-    except Exception as exc:
-        return ManualCall(code, f"{type(exc).__name__}: {exc}", True)
-    return ManualCall(code, str(result), True)
+        code = f"{head}\n{call}"
+    notes = []
+    if not exact:
+        notes.append("a gradient here is too big to write out: the call as written passes "
+                     "zeros of its shape, the result below is for what the node got")
+    if not trace.retain_graph:
+        notes.append("torch freed the saved tensors after this backward (no retain_graph): "
+                     "run the call before it, or with retain_graph=True; the result below "
+                     "was taken while the step ran")
+    common = dict(reach=reach_text, args=args, adjust=adjust,
+                  slot_notes=tuple(n for _, n in pairs), note="; ".join(notes),
+                  exact=exact and bool(reach_text))
+    if made is None:
+        reason = (f"only the first {CALLED_STEPS:,} steps' calls are run" if not run or
+                  k > CALLED_STEPS else "this backward made a graph (create_graph)")
+        return ManualCall(code, f"not run here: {reason}", False, **common)
+    if isinstance(made, BaseException):
+        return ManualCall(code, f"{type(made).__name__}: {made}", True, **common)
+    shown = tuple(m if not a else p for m, a, p in zip(outputs, adjust, step.grad_inputs))
+    result = shown if isinstance(made, tuple) else shown[0]
+    return ManualCall(code, str(result), True, **common)
 
 
 # --- live -> plain ----------------------------------------------------------------------
@@ -319,8 +424,8 @@ def freeze(study: Live) -> Study:
         tables["leaf_grads"] = leaf_grads_table(trace)
         ids = {n.tensor.name: n.id for n in trace.graph.leaves() if n.tensor and n.tensor.name}
         first = {n: preview(trace.leaf_grads.get(ids.get(n, ""))) for n in leaves}
-        facts = path_facts(trace.graph)
-        calls = tuple(manual_call(study, k, k <= CALLED_STEPS, facts)  # type: ignore[misc]
+        reach = anchors(study)
+        calls = tuple(manual_call(study, k, k <= CALLED_STEPS, reach)  # type: ignore[misc]
                       for k in range(1, len(trace.steps) + 1))
         frozen = frozen_trace(trace)
     return Study(

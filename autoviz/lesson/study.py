@@ -30,11 +30,27 @@ class Pass:
 
 @dataclass(frozen=True)
 class ManualCall:
-    """The ``grad_fn(...)`` call that does what one step did, and what it returns."""
+    """The ``grad_fn(...)`` call that does what one step did, and what it returns.
+
+    ``code`` is Python that runs after the program (with the node's saved tensors still
+    there): ``reach`` (statements setting ``node``, or empty when no variable of the
+    program reaches it), then ``node(args)``, then, per output slot, what the engine did
+    to that gradient before passing it on (``adjust``: ``.sum_to_size(3)`` where it summed
+    a broadcast gradient down to its input's shape; ``"None"`` where it passed on None, as
+    for an input ``backward(inputs=...)`` leaves out). ``result`` is what the call returned
+    while the step ran; ``slot_notes`` says, per slot, what the engine changed (""
+    where nothing); ``note`` anything else the reader must know to run it (freed saved
+    tensors, a gradient too big to write out)."""
 
     code: str
     result: str
     called: bool
+    reach: str = ""
+    args: str = ""
+    adjust: tuple[str, ...] = ()
+    slot_notes: tuple[str, ...] = ()
+    note: str = ""
+    exact: bool = False  # ``code`` rebuilds exactly what the node received
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,8 @@ class Calls:
                     create_graph=bool(bound.get("create_graph", False)),
                     inputs=bound.get("inputs"), catalog=self.program.catalog,
                     root_name=self.program.name_of(tensor),
-                    max_elements=self.budget.remaining_bytes() // tensor.element_size())
+                    max_elements=self.budget.remaining_bytes() // tensor.element_size(),
+                    hand_calls=self.limits.hand_calls)
         except _Failure as failure:
             if isinstance(failure.exc, TraceTooBig):
                 raise self._refuse(str(failure.exc)) from None
@@ -191,6 +192,9 @@ class Calls:
             for grad in (*step.grad_inputs, *step.grad_outputs):
                 if grad is not None:
                     kept += grad.numel() * grad.element_size()
+        for made in trace.hand.values():  # the nodes called by hand
+            for grad in tensors_in(made):
+                kept += grad.numel() * grad.element_size()
         self.budget.count_bytes(kept)
         if bound.get("create_graph"):  # the leaves' .grad now have graphs of their own
             grads = [t.grad for t in self.program.catalog.keep

@@ -27,6 +27,7 @@ class Limits:
     # levels that overflows the C stack (a segfault), so depth is capped well below.
     graph_depth: int = 10_000
     output_chars: int = 100_000
+    hand_calls: int = 2_000  # steps of a backward whose node is also called by hand
     seconds: float = 10.0
     torch_threads: int = 1
     # A worker process (autoviz.worker), around the caps above: address space beyond what
