@@ -180,3 +180,24 @@ def test_hand_calls_of_a_backward_that_freed_its_graph_were_taken_while_it_was_t
     assert called and not any("second time" in c.result for c in called), called
     exp = next(c for c in called if "ExpBackward0" in c.code or "[0][0]" in c.code)
     assert "tensor([" in exp.result and "freed the saved tensors" in exp.note
+
+
+def test_a_leaf_keeps_its_own_name_when_an_alias_moves_on():
+    study = make_study("import torch\nx = torch.ones(2, requires_grad=True)\ny = x\n"
+                       "y = y * 1.0001\nz = y.sum()\n")
+    leaf = next(n for n in study.graph.nodes if n.kind == "leaf")
+    assert leaf.tensor.name == "x"
+    assert "x.grad" in study.calls[-1].result
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\na = torch.tensor([3.], requires_grad=True)\nO = (5 * a ** 2).sum()\n",
+    "import torch\na = torch.tensor([3.], requires_grad=True)\nO = (5 * a ** 2).sum()\n"
+    "O.backward()\n",
+])
+def test_a_gradient_kept_from_another_program_gives_way(source):
+    """The page asks for gradient= only for a non-scalar root; one left from an earlier
+    program is not applied to a scalar root, nor to a backward the program ran itself."""
+    study = make_study(source, None, "torch.ones(3)")
+    assert study.backward_error is None and study.trace is not None
+    assert study.first_grads.get("a") == "[30.]" or study.grads.get("a") == "[30.]"

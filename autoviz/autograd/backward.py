@@ -87,8 +87,7 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
     change in place (a leaf, its ``.grad``, ``gradient``).
     """
     if root_name is None and catalog is not None:
-        names = catalog.names_of(root)
-        root_name = names[-1] if names else None
+        root_name = catalog.name_of(root)
     with paused_gc():
         return _record(root, gradient, retain_graph, create_graph, inputs, catalog, root_name,
                        max_elements, 0 if create_graph else hand_calls)

@@ -39,6 +39,7 @@ class Catalog:
     # (grad_fn node, output_nr) -> origin of the tensor it produced
     origins: dict[tuple[Any, int], Origin] = field(default_factory=dict)
     keep: list[torch.Tensor] = field(default_factory=list)
+    current: dict[str, int] = field(default_factory=dict)  # name -> id of what it holds now
     # id(view) -> (the version at which torch last set its grad_fn, the view)
     fresh: dict[int, tuple[int, torch.Tensor]] = field(default_factory=dict)
 
@@ -70,6 +71,7 @@ class Catalog:
         elif name in names:
             names.remove(name)
         names.append(name)
+        self.current[name] = key
         if lineno is not None and key not in self.lines:
             self.lines[key] = lineno
         node = self.grad_fn(tensor)
@@ -88,6 +90,18 @@ class Catalog:
 
     def names_of(self, tensor: torch.Tensor) -> tuple[str, ...]:
         return tuple(self.names.get(id(tensor), ()))
+
+    def name_of(self, tensor: torch.Tensor) -> str | None:
+        """The name to show for ``tensor``: the latest of its names that still holds it
+        (after ``y = x; y = y * 2``, ``x`` is still ``x``), else the latest it had (the
+        ``h`` of each pass of ``h = h * 2``)."""
+        return self.label(self.names.get(id(tensor), ()), id(tensor))
+
+    def label(self, names: Any, key: int) -> str | None:
+        for name in reversed(names):
+            if self.current.get(name) == key:
+                return name
+        return names[-1] if names else None
 
     def origin(self, node: Any, output_nr: int = 0) -> Origin | None:
         return self.origins.get((node, output_nr))

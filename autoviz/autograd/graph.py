@@ -154,7 +154,8 @@ def tensor_info(tensor: torch.Tensor, catalog: Catalog | None = None,
         grad = None if value is None else preview(value)
     info = _new(TensorInfo)
     fields = info.__dict__
-    fields["name"] = names[-1] if names else None
+    fields["name"] = catalog.label(names, id(tensor)) if catalog is not None and names else (
+        names[-1] if names else None)
     fields["names"] = names
     fields["shape"] = tuple(tensor.shape)
     fields["dtype"] = _dtype_name(tensor.dtype)
@@ -400,6 +401,6 @@ def extract_graph(roots: torch.Tensor | Iterable[torch.Tensor],
     elif names:
         for key, tensor in names.items():
             catalog.bind(key, tensor)
-    root_names = [(catalog.names_of(t) or (None,))[-1] for t in roots]
+    root_names = [catalog.name_of(t) for t in roots]
     with paused_gc():
         return build_graph(walk(roots, root_names), roots, catalog, saved)

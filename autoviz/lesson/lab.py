@@ -103,9 +103,9 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
     study.roots = tuple(root_candidates(program))
     if root is not None and not isinstance(program.namespace.get(root), torch.Tensor):
         root = None  # a choice kept from another program: this program's own choice wins
-    if program.traces and (root is None or root == program.traces[-1].root_name) \
-            and not gradient:
-        # the program called .backward() itself: step through what torch did then
+    if program.traces and (root is None or root == program.traces[-1].root_name):
+        # the program called .backward() itself: step through what torch did then (a
+        # gradient kept from another program has nothing to say here)
         study.trace = program.traces[-1]
         study.root = study.trace.root_name
         study.graph = study.trace.graph
@@ -124,6 +124,8 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
     tensor = program.namespace[study.root]
     study.graph = extract_graph(tensor, catalog=program.catalog, saved=True)
     grad = None
+    if gradient and tensor.numel() == 1:
+        gradient = None  # the page asks for one only for a non-scalar root: this one is stale
     if gradient:
         try:
             grad = parse_gradient(gradient)

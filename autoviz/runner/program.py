@@ -50,8 +50,7 @@ class Program:
 
     def name_of(self, tensor: Any) -> str | None:
         """The last name the program gave this tensor, if any."""
-        names = self.catalog.names_of(tensor)
-        return names[-1] if names else None
+        return self.catalog.name_of(tensor)
 
 
 @functools.lru_cache(maxsize=256)
