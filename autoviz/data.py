@@ -8,6 +8,7 @@ shape), so the Streamlit server never needs torch to show them.
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,28 @@ def short_path(path: str, limit: int = 300) -> str:
         return path
     hops = path.count(".next_functions")
     return f"{path[:120]} … ({hops:,} hops in all) … {path[-80:]}"
+
+
+BRIEF_NUMBERS = 6  # a node in the graph shows at most this many numbers of a value
+_NUMBER = re.compile(r"-?(?:nan|inf|\d+\.?\d*(?:e[+-]?\d+)?)|True|False")
+
+
+def brief(text: str, shape: tuple[int, ...]) -> str:
+    """A value's preview as a graph node shows it: whole up to :data:`BRIEF_NUMBERS`
+    numbers, else its shape and the first few (``(2, 5) [0.1, 0.2, …]``); the full value
+    is in the node's details."""
+    count = 1
+    for size in shape:
+        count *= size
+    if count <= BRIEF_NUMBERS or not shape or not text.startswith("["):
+        return text  # small, or a preview that is only the shape already
+    first = _NUMBER.findall(text)[:BRIEF_NUMBERS]
+    return f"{shape} [{', '.join(first)}, …]"
+
+
+def brief_of(value: Value | None) -> str:
+    """:func:`brief` of a frozen gradient."""
+    return "None" if value is None else brief(text(value), value.shape)
 
 
 def text(value: Value | None) -> str:

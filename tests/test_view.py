@@ -328,3 +328,19 @@ def test_the_classic_views_state_is_the_reference_frame(key):
     for k in range(len(study.trace.steps) + 1):
         shown = frame(study.trace, k)
         assert step_frame(scene, study.trace, k) == (shown.status, shown.notes), (key, k)
+
+
+def test_a_node_shows_at_most_six_numbers_and_its_details_all_of_them():
+    from autoviz.data import brief
+    from autoviz.drawing.render import to_dot
+    from autoviz.lesson.lab import make_study
+
+    study = make_study("import torch\nb2 = torch.arange(10.0, requires_grad=True)\n"
+                       "y = (b2 * 2).sum()\n", "y")
+    dot = to_dot(study.graph)
+    assert "(10,) [0., 1., 2., 3., 4., 5., …]" in dot
+    assert "6., 7." not in dot  # the rest is in the node's details
+    leaf = next(n for n in study.graph.nodes if n.kind == "leaf")
+    assert leaf.tensor.value == "[0., 1., 2., 3., 4., 5., 6., 7., 8., 9.]"
+    assert brief("(100, 100) float32", (100, 100)) == "(100, 100) float32"
+    assert brief("[[1., 2.], [3., 4.]]", (2, 2)) == "[[1., 2.], [3., 4.]]"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import graphviz
 
-from autoviz.data import Graph, GraphNode
+from autoviz.data import Graph, GraphNode, brief
 
 if TYPE_CHECKING:
     import torch
@@ -47,9 +47,10 @@ def node_label(node: GraphNode, note: str | None = None, saved: bool = True) -> 
     lines.append(node.name)
     tensor = node.tensor
     if tensor is not None:
-        lines.append(tensor.value if tensor.value != "None" else str(tensor.shape))
+        lines.append(brief(tensor.value, tensor.shape) if tensor.value != "None"
+                     else str(tensor.shape))
         if node.kind == "leaf" and tensor.grad is not None:
-            lines.append(f"grad {tensor.grad}")
+            lines.append(f"grad {brief(tensor.grad, tensor.shape)}")
     elif node.shapes:
         lines.append(" ".join(map(str, node.shapes)))
     for item in node.saved if saved else ():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from autoviz.data import BackwardTrace, Graph, Step, text
+from autoviz.data import BackwardTrace, Graph, Step, brief_of
 from autoviz.drawing.collapse import DEFAULT_BUDGET, Collapsed, collapse
 from autoviz.drawing.render import to_dot
 
@@ -23,11 +23,11 @@ def done_note(trace: BackwardTrace, step: Step) -> str:
     node = trace.graph.node(step.node_id)
     if node.kind == "leaf":
         if node.tensor is not None and not node.tensor.requires_grad:
-            return f"got {text(received)}, kept none (requires_grad=False)"
+            return f"got {brief_of(received)}, kept none (requires_grad=False)"
         before = node.tensor.grad if node.tensor else None
-        return (f"grad {text(received)}" if before is None
-                else f"grad += {text(received)}")
-    return f"got {text(received)}"
+        return (f"grad {brief_of(received)}" if before is None
+                else f"grad += {brief_of(received)}")
+    return f"got {brief_of(received)}"
 
 
 @dataclass(frozen=True)
