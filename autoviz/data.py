@@ -224,6 +224,7 @@ class BackwardTrace:
     # from inside the engine's run while the node's saved tensors were still there
     hand: dict[int, Any] = field(default_factory=dict)
     nodes: dict[str, Any] = field(default_factory=dict)  # live only: node id -> the node
+    saved: dict[int, dict[str, Any]] = field(default_factory=dict)  # live: step -> _saved_*
 
     def step_of(self, node_id: str) -> Step | None:
         for step in self.steps:

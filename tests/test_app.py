@@ -400,3 +400,10 @@ def test_a_root_kept_from_the_last_program_gives_way_to_the_new_programs_own(app
     assert "Step 0 of 3: before backward" in markdown(app)
     app.button(key="end").click().run()
     assert "AccumulateGrad" in markdown(app)
+
+
+def test_the_landing_pages_local_rule_reads_its_numbers(app):
+    app.button(key="next").click().run()
+    app.button(key="next").click().run()
+    text = markdown(app)
+    assert "**Local rule:**" in text and "`to a: grad · 2 · a = 5 · 2 · 3 = 30`" in text

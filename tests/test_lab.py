@@ -201,3 +201,44 @@ def test_a_gradient_kept_from_another_program_gives_way(source):
     study = make_study(source, None, "torch.ones(3)")
     assert study.backward_error is None and study.trace is not None
     assert study.first_grads.get("a") == "[30.]" or study.grads.get("a") == "[30.]"
+
+
+def test_the_local_rule_is_written_with_the_programs_numbers():
+    from autoviz.lesson.rules import INTERNAL
+
+    scalar = make_study(PRESETS["scalar"].code, "O")
+    assert scalar.local_rule(1) == ("to (a**2): grad · 5 = 1 · 5 = 5",)
+    assert scalar.local_rule(2) == ("to a: grad · 2 · a = 5 · 2 · 3 = 30",)
+    assert scalar.local_rule(3) == ()  # a leaf's AccumulateGrad
+    neuron = make_study(PRESETS["neuron"].code)
+    rules = [line for k in range(1, len(neuron.trace.steps) + 1)
+             for line in neuron.local_rule(k)]
+    assert "to n: grad · (1 − result²) = 1 · (1 − 0.7071²) = 0.5" in rules
+    assert "to w1: grad · x1 = 0.5 · 2 = 1" in rules
+    network = make_study(PRESETS["seed_network"].code, "loss")
+    assert (INTERNAL,) in [network.local_rule(k) for k in range(1, 7)]  # SqueezeBackward4
+
+
+@pytest.mark.parametrize("expression", [
+    "x + y", "x - y", "x * y", "x / y", "x ** 2", "x ** 3", "x.exp()", "x.log()",
+    "x.sqrt()", "x.tanh()", "x.sigmoid()", "x.relu()", "-x", "x * 5", "x / 4", "2 * x - y",
+])
+def test_the_numbers_of_a_local_rule_give_what_the_step_passed_on(expression):
+    """The rule's numbers, computed, are what torch passed on (to 4 significant digits)."""
+    study = make_study(f"import torch\nx = torch.tensor(1.7, requires_grad=True)\n"
+                       f"y = torch.tensor(0.6, requires_grad=True)\nz = (({expression}) * 1.3)"
+                       ".sum()\n", "z")
+    checked = 0
+    for k in range(1, len(study.trace.steps) + 1):
+        for line in study.local_rule(k):
+            parts = line.split(" = ")
+            if len(parts) < 3:
+                continue  # a rule in words
+            numbers, passed = parts[-2], parts[-1]
+            python = (numbers.replace("·", "*").replace("−", "-").replace("²", "**2")
+                      .replace("^", "**"))
+            value = eval(python, {})  # the test's own reading of the rule's arithmetic
+            assert abs(float(value) - float(passed)) <= 1e-3 * max(1.0, abs(float(passed))), (
+                line, value)
+            checked += 1
+    assert checked >= 1

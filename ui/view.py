@@ -316,6 +316,9 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
         st.caption(f"torch's name: {code(step.name)} · reached as {code(short_path(step.path))}")
     received = ", ".join(preview(g) for g in step.grad_outputs)
     st.markdown(f"**Received** (`grad_outputs`): {code(received)}")
+    rule = study.local_rule(k)
+    if rule:  # the node's derivative with this program's numbers
+        st.markdown("**Local rule:**\n" + "\n".join(f"- {code(line)}" for line in rule))
     if len(step.fan_in) > 1 or (step.fan_in and step.fan_in[0].from_node is not None
                                 and len(step.fan_in) > 1):
         parts = [f"{code(trace.graph.node(c.from_node).name)} ({c.from_node}) sent "

@@ -104,9 +104,16 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
     raw: list[tuple[Any, tuple, tuple]] = []
     record = raw.append
     hand: dict[int, Any] = {}
+    saved: dict[int, dict[str, Any]] = {}
 
     def by_hand(node: Any, grad_outputs: tuple) -> None:
         index = len(raw) - 1
+        values = saved[index] = {}
+        for attr in _saved_attributes(node):  # while they are there (the local rule)
+            try:
+                values[attr] = getattr(node, attr)
+            except RuntimeError:
+                pass
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the program's warnings are torch's alone
@@ -155,7 +162,20 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
     return _fast(BackwardTrace, graph, steps, root_name,
                  None if gradient is None else gradient.detach().clone(),
                  bool(retain_graph), leaf_grads, hand,
-                 {node_id: node for node, node_id in found.ids.items()})
+                 {node_id: node for node, node_id in found.ids.items()}, saved)
+
+
+_SAVED: dict[type, tuple[str, ...]] = {}
+
+
+def _saved_attributes(node: Any) -> tuple[str, ...]:
+    """A node class's ``_saved_*`` attributes (the values, not their sizes or strides)."""
+    names = _SAVED.get(type(node))
+    if names is None:
+        names = _SAVED[type(node)] = tuple(
+            a for a in dir(node) if a.startswith("_saved_")
+            and not a.endswith(("_sym_sizes", "_sym_strides", "_sizes", "_strides")))
+    return names
 
 
 def _steps(raw: list[tuple[Any, tuple, tuple]], found: Any, graph: Graph) -> list[Step]:

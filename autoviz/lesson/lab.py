@@ -16,6 +16,7 @@ from autoviz.autograd.backward import record_backward
 from autoviz.autograd.graph import Graph, extract_graph, preview
 from autoviz.data import BackwardTrace, Contribution, Value
 from autoviz.drawing.export import program_file
+from autoviz.lesson.rules import local_rule
 from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study
 from autoviz.lesson.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 from autoviz.runner.errors import ProgramError
@@ -357,6 +358,29 @@ def manual_call(study: Live, k: int, run: bool = True,
     return ManualCall(code, str(result), True, **common)
 
 
+def rules_of(trace: BackwardTrace) -> tuple[tuple[str, ...], ...]:
+    """Every step's local rule with its numbers (:mod:`autoviz.lesson.rules`), from what
+    each node saved as the step ran; a leaf's AccumulateGrad has none."""
+    graph = trace.graph
+    found = []
+    for index, step in enumerate(trace.steps):
+        if graph.node(step.node_id).kind == "leaf" or index not in trace.saved:
+            found.append(())
+            continue
+        inputs: list[str | None] = []
+        edges = []
+        for next_id in step.next_ids:
+            target = graph.node(next_id)
+            tensor = target.tensor
+            inputs.append(tensor.name if tensor and tensor.name else
+                          f"({tensor.expr})" if tensor and tensor.expr else None)
+            edges.append(target.kind != "none")
+        received = step.grad_outputs[0] if step.grad_outputs else None
+        found.append(local_rule(step.name.rpartition("::")[2], trace.saved[index], inputs,
+                                received, step.grad_inputs, edges))
+    return tuple(found)
+
+
 # --- live -> plain ----------------------------------------------------------------------
 
 
@@ -443,6 +467,7 @@ def freeze(study: Live) -> Study:
         leaves=tuple(leaves),
         grads={n: preview(t.grad) for n, t in tensors.items()
                if t.is_leaf and (t.requires_grad or t.grad is not None)},
-        first_grads=first, calls=calls, tables=tables,
+        first_grads=first, calls=calls, rules=rules_of(trace) if trace else (),
+        tables=tables,
         program_file=program_file(study.source, study.root, study.gradient_code,
                                   trace, bool(program and program.traces)))

@@ -85,6 +85,7 @@ class Study:
     grads: dict[str, str] = field(default_factory=dict)  # named leaves' .grad, as shown
     first_grads: dict[str, str] = field(default_factory=dict)  # leaves after the recorded one
     calls: tuple[ManualCall, ...] = ()  # the same step by hand, one per step
+    rules: tuple[tuple[str, ...], ...] = ()  # the local rule with numbers, one per step
     tables: dict[str, Table] = field(default_factory=dict)
     program_file: str = ""
 
@@ -95,6 +96,11 @@ class Study:
     def manual_call(self, k: int) -> ManualCall | None:
         """Step ``k``'s manual call (1-based, as the stepper counts)."""
         return self.calls[k - 1] if 1 <= k <= len(self.calls) else None
+
+    def local_rule(self, k: int) -> tuple[str, ...]:
+        """Step ``k``'s local rule, a line per input (empty for a leaf, or past the steps
+        whose saved tensors were read)."""
+        return self.rules[k - 1] if 1 <= k <= len(self.rules) else ()
 
 
 @dataclass(frozen=True)
