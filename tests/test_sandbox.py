@@ -1131,10 +1131,7 @@ PAST_THE_CAPS = [
     # Python values
     pytest.param(T + "s = torch.zeros(1).shape\nfor i in range(26):\n    s = s + s", 4,
                  id="size-doubling"),
-    pytest.param(T + "x = torch.zeros(100000)\n" + "".join(
-        f"a{i} = list(x)\n" for i in range(8)), {7, 8, 9}, id="list-of-tensor-rows"),
-    pytest.param(T + "x = torch.zeros(100000)\n" + "".join(
-        f"a{i} = x.split(1)\n" for i in range(8)), set(range(4, 11)), id="split-pieces"),
+
     pytest.param(T + "x = torch.zeros(10)\nz = zip(x.tolist())\nfor i in range(40):\n"
                  "    z = zip(z, x.split(1))", 5, id="zip-of-zip"),
     pytest.param("r = list(range(-2**62, 2**62))", 1, id="range-too-long-for-len"),
@@ -1147,6 +1144,13 @@ PAST_THE_CAPS = [
 @pytest.mark.parametrize(("source", "lineno"), PAST_THE_CAPS)
 def test_what_got_past_the_caps_is_refused_first(source: str, lineno: Any) -> None:
     refused_quickly(source, lineno)
+
+
+@pytest.mark.parametrize("make", ["x.split(1)", "list(x)", "x.unbind()", "tuple(x)"])
+def test_tensor_objects_count_before_they_are_made(make: str) -> None:
+    source = T + "x = torch.zeros(100000)\n" + "".join(f"a{i} = {make}\n" for i in range(8))
+    err = refused_quickly(source, 4, limits=Limits(tensor_objects=150_000))
+    assert "tensors in all" in err.message
 
 
 DEEP = Limits(graph_depth=2000, graph_nodes=20_000)

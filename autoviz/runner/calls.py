@@ -152,7 +152,7 @@ class Calls:
             if pieces > cap:
                 raise self._refuse(f".{name}() of a dimension over {cap:,} long would make "
                                    "too many tensors")
-            self.budget.count_objects(pieces)  # before the pieces are made
+            self.budget.check_objects(pieces)  # before the pieces are made
         if name in _SHAPE_METHODS:
             sizes = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
             if len(sizes) > MAX_DIMS:

@@ -737,6 +737,11 @@ class Budget:
     def remaining_bytes(self) -> int:
         return max(0, self.limits.total_bytes - self.bytes)
 
+    def check_objects(self, count: int) -> None:
+        """Refuse, before they are made, ``count`` more tensor objects past the cap."""
+        if self.objects + count > self.limits.tensor_objects:
+            self.count_objects(count)
+
     def count_objects(self, count: int) -> None:
         """``count`` more tensor objects (each a few hundred bytes, even a view)."""
         self.objects += count
