@@ -193,6 +193,7 @@ def stepping(study: Study, large: bool) -> None:
             dot = view.graph_section(study, k, large=large)
         if study.backward_error:
             view.error_box("backward() fails", study.backward_error)
+        view.no_gradient_section(study)
     with top_right:
         if study.trace is not None:
             view.step_panel(study, k, compact=large)

@@ -242,3 +242,46 @@ def test_the_numbers_of_a_local_rule_give_what_the_step_passed_on(expression):
                 line, value)
             checked += 1
     assert checked >= 1
+
+
+NO_GRADIENT = {
+    "detach-of-leaf": ("import torch\nw = torch.ones(2, requires_grad=True)\nv = w.detach()\n"
+                       "u = torch.ones(2, requires_grad=True)\nloss = (v * u).sum()\n",
+                       {"w": "it was detached at line 3"}),
+    "no-grad-use": ("import torch\nw = torch.ones(2, requires_grad=True)\n"
+                    "u = torch.ones(2, requires_grad=True)\nwith torch.no_grad():\n"
+                    "    v = w * 2\nloss = (v * u).sum()\n",
+                    {"w": "it was used under torch.no_grad() at line 5"}),
+    "flag-off": ("import torch\nw = torch.ones(2, requires_grad=True)\n"
+                 "b = torch.ones(2, requires_grad=True)\ny = (w * b).sum()\n"
+                 "b.requires_grad_(False)\ny.backward()\n",
+                 {"b": "requires_grad was turned off at line 5"}),
+    "flag-assigned-off": ("import torch\nw = torch.ones(2, requires_grad=True)\n"
+                          "b = torch.ones(2, requires_grad=True)\ny = (w * b).sum()\n"
+                          "b.requires_grad = False\n",
+                          {"b": "requires_grad was turned off at line 5"}),
+    "unused": ("import torch\nw = torch.ones(2, requires_grad=True)\n"
+               "k = torch.ones(2, requires_grad=True)\nloss = (w * 3).sum()\n",
+               {"k": "loss does not depend on it"}),
+}
+
+
+@pytest.mark.parametrize(("source", "expected"), NO_GRADIENT.values(), ids=NO_GRADIENT.keys())
+def test_every_leaf_without_a_gradient_is_named_with_its_cause(source, expected):
+    """Exactly the leaves torch left without .grad (run natively), each with its cause."""
+    native: dict = {}
+    root = "y" if "\ny = " in source else "loss"
+    exec(compile(source + ("" if "backward()" in source else f"{root}.backward()\n"),
+                 "<no-grad>", "exec"), native)
+    study = make_study(source, root)
+    found = dict(study.no_gradient)
+    assert set(found) == {n for n, v in native.items() if hasattr(v, "grad_fn") and v.grad_fn
+                          is None and v.grad is None and (v.requires_grad or n in expected)}
+    for name, words in expected.items():
+        assert found[name].startswith(words), found[name]
+
+
+def test_a_root_made_under_no_grad_says_where():
+    study = make_study("import torch\nx = torch.ones(2, requires_grad=True)\n"
+                       "with torch.no_grad():\n    y = (x * 2).sum()\n", "y")
+    assert study.root_note.startswith("it was computed under torch.no_grad() at line 4")

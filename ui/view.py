@@ -288,8 +288,20 @@ def _select(node_id: str | None) -> None:
 
 def _no_graph(study: Study) -> str:
     root = study.root or "The root"
+    if study.root_note:  # the program made it under no_grad: say so, with the line
+        return f"{code(root)} has no `grad_fn`: {plain(study.root_note)}."
     return (f"{code(root)} has no `grad_fn` and does not require grad: nothing in its history "
             "requires grad, so autograd recorded no graph.")
+
+
+def no_gradient_section(study: Study) -> None:
+    """Each leaf that wanted a gradient and got none, and why (a detach, no_grad, a flag
+    turned off, or not in the root's graph)."""
+    if not study.no_gradient:
+        return
+    lines = [f"- {code(name + '.grad')} is None: {plain(reason)}."
+             for name, reason in study.no_gradient]
+    st.info("**No gradient for every leaf**\n" + "\n".join(lines), icon=":material/help:")
 
 
 def step_panel(study: Study, k: int, compact: bool = False) -> None:

@@ -40,6 +40,19 @@ class Catalog:
     origins: dict[tuple[Any, int], Origin] = field(default_factory=dict)
     keep: list[torch.Tensor] = field(default_factory=list)
     current: dict[str, int] = field(default_factory=dict)  # name -> id of what it holds now
+    # why a tensor that required grad may get no gradient: id -> (how, line, the tensor);
+    # how: "off" (requires_grad turned off), "detach" (.detach() was taken of it),
+    # "no_grad" (an op used it under no_grad), "made" (an op made it under no_grad from
+    # tensors that required grad, so it has no history)
+    cuts: dict[int, tuple[str, int | None, torch.Tensor]] = field(default_factory=dict)
+
+    def cut(self, how: str, tensor: torch.Tensor, lineno: int | None) -> None:
+        """Note the first time ``tensor``'s history was cut, and how."""
+        self.cuts.setdefault(id(tensor), (how, lineno, tensor))
+
+    def cut_of(self, tensor: torch.Tensor) -> tuple[str, int | None] | None:
+        found = self.cuts.get(id(tensor))
+        return None if found is None or found[2] is not tensor else found[:2]
     # id(view) -> (the version at which torch last set its grad_fn, the view)
     fresh: dict[int, tuple[int, torch.Tensor]] = field(default_factory=dict)
 

@@ -358,6 +358,77 @@ def manual_call(study: Live, k: int, run: bool = True,
     return ManualCall(code, str(result), True, **common)
 
 
+def _line(lineno: int | None) -> str:
+    return f" at line {lineno}" if lineno else ""
+
+
+def no_gradient(study: Live) -> tuple[tuple[str, str], ...]:
+    """After the backward: every named leaf that requires grad (or did, until the program
+    turned it off) whose ``.grad`` is still None, with the cause in words and its line."""
+    program, trace = study.program, study.trace
+    if program is None or trace is None:
+        return ()
+    catalog = program.catalog
+    upstream = _cut_leaves(catalog)
+    found = []
+    for name, tensor in program.tensors().items():
+        if tensor.grad_fn is not None or tensor.grad is not None:
+            continue
+        cut = catalog.cut_of(tensor) or upstream.get(id(tensor))
+        if not tensor.requires_grad and (cut is None or cut[0] != "off"):
+            continue
+        how, lineno = cut if cut is not None else ("", None)
+        root = trace.root_name or "the root"
+        reason = {
+            "off": f"requires_grad was turned off{_line(lineno)}, so AccumulateGrad kept "
+                   "nothing",
+            "detach": f"it was detached{_line(lineno)}: .detach() makes a tensor with no "
+                      "history, so nothing flows back to it",
+            "no_grad": f"it was used under torch.no_grad(){_line(lineno)}: nothing was "
+                       "recorded there, so nothing flows back to it",
+            "detach_from": f"what was made from it was detached{_line(lineno)}: .detach() "
+                           "makes a tensor with no history, so nothing flows back to it",
+            "no_grad_from": f"what was made from it was used under torch.no_grad()"
+                            f"{_line(lineno)}: nothing was recorded there, so nothing flows "
+                            "back to it",
+        }.get(how, f"{root} does not depend on it: it is not in {root}'s graph")
+        found.append((name, reason))
+    return tuple(found)
+
+
+def _cut_leaves(catalog: Any) -> dict[int, tuple[str, int | None]]:
+    """The leaves behind each tensor whose history was cut (a ``.detach()`` of an
+    intermediate, an intermediate used under no_grad): they are cut there too."""
+    leaves: dict[int, tuple[str, int | None]] = {}
+    for how, lineno, tensor in list(catalog.cuts.values()):
+        if how not in ("detach", "no_grad") or tensor.grad_fn is None:
+            continue
+        seen, stack = set(), [tensor.grad_fn]
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if variable is not None:
+                leaves.setdefault(id(variable), (how + "_from", lineno))
+            stack.extend(child for child, _ in node.next_functions)
+    return leaves
+
+
+def root_note(study: Live) -> str:
+    """Why the root has no graph, when the program made it under no_grad."""
+    program = study.program
+    root = program.namespace.get(study.root or "") if program is not None else None
+    if not isinstance(root, torch.Tensor) or root.requires_grad:
+        return ""
+    cut = program.catalog.cut_of(root)
+    if cut is None or cut[0] != "made":
+        return ""
+    return (f"it was computed under torch.no_grad(){_line(cut[1])} from tensors that "
+            "require grad, so autograd recorded no graph")
+
+
 def rules_of(trace: BackwardTrace) -> tuple[tuple[str, ...], ...]:
     """Every step's local rule with its numbers (:mod:`autoviz.lesson.rules`), from what
     each node saved as the step ran; a leaf's AccumulateGrad has none."""
@@ -468,6 +539,7 @@ def freeze(study: Live) -> Study:
         grads={n: preview(t.grad) for n, t in tensors.items()
                if t.is_leaf and (t.requires_grad or t.grad is not None)},
         first_grads=first, calls=calls, rules=rules_of(trace) if trace else (),
+        no_gradient=no_gradient(study), root_note=root_note(study),
         tables=tables,
         program_file=program_file(study.source, study.root, study.gradient_code,
                                   trace, bool(program and program.traces)))

@@ -84,6 +84,9 @@ class Study:
     leaves: tuple[str, ...] = ()  # named leaves that require grad
     grads: dict[str, str] = field(default_factory=dict)  # named leaves' .grad, as shown
     first_grads: dict[str, str] = field(default_factory=dict)  # leaves after the recorded one
+    # after the backward: each leaf that requires grad (or did) and got no .grad, and why
+    no_gradient: tuple[tuple[str, str], ...] = ()
+    root_note: str = ""  # why the root has no graph, where the program says so
     calls: tuple[ManualCall, ...] = ()  # the same step by hand, one per step
     rules: tuple[tuple[str, ...], ...] = ()  # the local rule with numbers, one per step
     tables: dict[str, Table] = field(default_factory=dict)

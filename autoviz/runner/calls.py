@@ -387,7 +387,36 @@ class Calls:
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")
         self._observed(tensors_in(result), tensors, views, node)
+        self._note_cuts(name, args, kwargs, tensors, result)
         return result
+
+    def _note_cuts(self, name: str, args: tuple, kwargs: dict[str, Any],
+                   tensors: list[torch.Tensor], result: Any) -> None:
+        """Where a tensor that requires grad lost its way to a gradient (the page says
+        which leaf got none, and why)."""
+        catalog, lineno = self.program.catalog, self.budget.lineno
+        if name in (".detach", ".detach_"):
+            if tensors and tensors[0].requires_grad:
+                catalog.cut("detach", tensors[0], lineno)
+        elif name == ".requires_grad_":
+            flag = args[1] if len(args) > 1 else kwargs.get("requires_grad", True)
+            if tensors and flag is False:
+                catalog.cut("off", tensors[0], lineno)
+        elif not torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            for tensor in tensors:
+                if tensor.requires_grad:
+                    catalog.cut("no_grad", tensor, lineno)
+            for out in tensors_in(result):
+                if not out.requires_grad:
+                    catalog.cut("made", out, lineno)
+        elif catalog.cuts:  # made from what no_grad made: no history either
+            for tensor in tensors:
+                found = catalog.cut_of(tensor)
+                if found is not None and found[0] == "made":
+                    for out in tensors_in(result):
+                        if not out.requires_grad:
+                            catalog.cut("made", out, found[1])
+                    break
 
     def _observed(self, outputs: list[torch.Tensor], tensors: list[torch.Tensor],
                   views: list[tuple[torch.Tensor, int]], node: ast.AST) -> None:

@@ -227,6 +227,8 @@ class Statements:
             raise self._refuse(f"cannot set .{attr} on {_describe(obj)}")
         with self._capture():
             self._fail_safe(setattr, obj, attr, value)
+        if attr == "requires_grad" and value is False:
+            self.program.catalog.cut("off", obj, self.budget.lineno)
 
     def _unpack(self, value: Any, count: int) -> list[Any]:
         if not isinstance(value, (list, tuple, torch.Tensor, torch.Size, range, _Lazy)):
