@@ -285,3 +285,13 @@ def test_a_root_made_under_no_grad_says_where():
     study = make_study("import torch\nx = torch.ones(2, requires_grad=True)\n"
                        "with torch.no_grad():\n    y = (x * 2).sum()\n", "y")
     assert study.root_note.startswith("it was computed under torch.no_grad() at line 4")
+
+
+def test_saved_tensors_are_marked_freed_after_a_backward_that_freed_them():
+    code = PRESETS["scalar"].code
+    kept = make_study(code, "O", None, True)
+    freed = make_study(code, "O", None, False)
+    def saved(study):
+        return [item for node in study.graph.nodes for item in node.saved]
+    assert saved(kept) and not any(item.freed for item in saved(kept))
+    assert saved(freed) and all(item.freed for item in saved(freed))

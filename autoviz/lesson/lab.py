@@ -429,6 +429,16 @@ def root_note(study: Live) -> str:
             "require grad, so autograd recorded no graph")
 
 
+def _freed(graph: Graph | None) -> Graph | None:
+    """``graph`` with every saved tensor marked freed: after a backward without
+    retain_graph, torch has released them all."""
+    if graph is None or not any(node.saved for node in graph.nodes):
+        return graph
+    nodes = tuple(replace(node, saved=tuple(replace(item, freed=True) for item in node.saved))
+                  if node.saved else node for node in graph.nodes)
+    return replace(graph, nodes=nodes, by_id={node.id: node for node in nodes})
+
+
 def rules_of(trace: BackwardTrace) -> tuple[tuple[str, ...], ...]:
     """Every step's local rule with its numbers (:mod:`autoviz.lesson.rules`), from what
     each node saved as the step ran; a leaf's AccumulateGrad has none."""
@@ -532,7 +542,8 @@ def freeze(study: Live) -> Study:
         root=study.root, roots=study.roots,
         root_shape=tuple(root.shape) if root is not None else None,
         root_value=preview(root) if root is not None else None,
-        graph=study.graph, trace=frozen, backward_error=study.backward_error,
+        graph=_freed(study.graph) if trace is not None and not trace.retain_graph
+        else study.graph, trace=frozen, backward_error=study.backward_error,
         passes=study.passes, gradient_code=study.gradient_code,
         intermediates=tuple(n for n, t in tensors.items() if t.grad_fn is not None),
         leaves=tuple(leaves),
