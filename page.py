@@ -22,6 +22,7 @@ PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}"
             + _GRAPH_TEXT.format(NODE_ATTRS["fontsize"], EDGE_ATTRS["fontsize"])
             + ".av-title{font-size:1.75rem;font-weight:700;margin:0;padding:0.5rem 0}"
             ".av-title small{font-size:0.78em;font-weight:600}"
+            ".st-key-stale_view{opacity:.55;filter:grayscale(.8)}"
             "@media (max-width:640px){.av-title{font-size:1.35rem}"
             "[data-testid='stMainBlockContainer']{padding-top:3.5rem}}</style>")
 TITLE = "<h3 class='av-title'>autoviz <small>— PyTorch's autograd, node by node</small></h3>"
@@ -77,6 +78,8 @@ def run() -> None:
         if s.last_good != s.code:
             st.caption("Still showing the last program that ran.")
             shown = _last_good_or_stop(s)
+    # the graph and stepper are the last good program's, not the editor's: they say so
+    s.stale_view = not ran or shown is not base
 
     if large:
         toggles, options = state.current_toggles(), None
@@ -181,7 +184,11 @@ def stepping(study: Study, large: bool) -> None:
     if st.session_state.get("rest_wanted"):  # the view drew the graph: now the whole page
         st.session_state.rest_wanted = False
         st.rerun(scope="app")
-    top_left, top_right = st.columns([2.4, 1] if large else [3, 2], gap="medium")
+    holder = st.container(key="stale_view") if st.session_state.get("stale_view") else st
+    if holder is not st:
+        st.markdown("**Stale:** the graph and steps below are the last program that ran, "
+                    "not the one in the editor.")
+    top_left, top_right = holder.columns([2.4, 1] if large else [3, 2], gap="medium")
     n = len(study.trace.steps) if study.trace else 0
     with top_right:
         k = view.stepper_section(n) if study.trace else 0

@@ -416,3 +416,22 @@ def test_a_leaf_cut_off_by_detach_is_named_with_its_line(app):
     (box,) = [i.value for i in app.info if "No gradient" in i.value]
     assert "`W1.grad` is None: what was made from it was detached at line 5" in box
     assert "`b1.grad` is None" in box and "W2" not in box
+
+
+def test_the_preset_box_says_when_the_program_no_longer_matches_it(app):
+    captions = lambda: "\n".join(c.value for c in app.sidebar.caption)  # noqa: E731
+    assert "dO/da = 10·a = 30" in captions()
+    set_code(app, "import torch\nb = torch.tensor([2.], requires_grad=True)\nB = b * 7\n")
+    assert "no longer matches this preset" in captions() and "dO/da" not in captions()
+    app.selectbox(key="preset").set_value("neuron").run()
+    assert "no longer matches" not in captions()
+
+
+def test_a_last_good_graph_after_an_error_is_marked_stale(app):
+    assert "**Stale:**" not in markdown(app)
+    set_code(app, "import torch\nq = undefined\n")
+    assert errors(app) and "**Stale:** the graph and steps below are the last program" in \
+        markdown(app)
+    assert "O = 5*a**2" in dot(app)  # still drawn, dimmed
+    set_code(app, "import torch\nb = torch.tensor([2.], requires_grad=True)\nB = b * 7\n")
+    assert "**Stale:**" not in markdown(app)

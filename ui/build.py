@@ -42,6 +42,12 @@ def presets_section() -> None:
     st.selectbox("Preset", list(PRESETS), key="preset", on_change=_load_preset,
                  format_func=lambda key: PRESETS[key].title)
     preset = PRESETS[st.session_state.preset]
+    if st.session_state.get("code", preset.code) != preset.code and \
+            st.session_state.get("code") != preset.fix:
+        # the editor, a form or a link changed the program: the preset's note is not its own
+        st.caption("The program no longer matches this preset (edited, or from a form or a "
+                   "link); pick a preset to load it again.")
+        return
     st.caption(preset.note)
     if preset.fix:
         st.button("Show the fix", on_click=_load_fix, key="load_fix")
