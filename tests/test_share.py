@@ -234,3 +234,11 @@ def test_an_export_can_hold_only_what_the_runner_accepted():
                      "torch.ones(2)\r__import__('os').system('touch /tmp/pwned')")
     assert "one expression" in str(bad.backward_error), bad.backward_error
     assert "__import__" not in bad.program_file and "backward(" not in bad.program_file
+
+
+def test_a_link_without_a_program_opens_the_landing_program_with_its_view():
+    at = _app({"projector": "1", "step": "2"})
+    assert at.session_state.projector and at.session_state.step == 2
+    assert "Step 2 of 3" in "\n".join(m.value for m in at.markdown)
+    assert from_params({"step": "2"}) is None  # without a default: no view
+    assert from_params({"embed": "true"}, default="x = 1\n") is None  # Streamlit's own

@@ -95,7 +95,7 @@ def load_link() -> None:
         return
     s.link_loaded = True
     try:
-        view = from_params(st.query_params.to_dict())
+        view = from_params(st.query_params.to_dict(), default=PRESETS[DEFAULT].code)
     except LinkError as exc:
         s.form_error = f"This link could not be read ({exc}); showing the default program."
         return

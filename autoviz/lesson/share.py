@@ -141,13 +141,22 @@ def to_params(view: View) -> dict[str, str]:
     return params
 
 
-def from_params(params: dict[str, str]) -> View | None:
-    """The view a link describes, or None when it has no program. Raises LinkError when
-    the program cannot be read; any other parameter that is not what it should be is left
-    out and named in ``View.problems`` (the rest of the link still opens)."""
-    if "p" not in params:
+# the parameters of a view, besides the program itself (p)
+VIEW_PARAMS = frozenset({"root", "g", "retain", "step", "nograd", "detach", "frozen",
+                         "retain_grad", "projector", "view", "budget"})
+
+
+def from_params(params: dict[str, str], default: str | None = None) -> View | None:
+    """The view a link describes, or None when it describes none. A link without a
+    program (``?projector=1&step=2``) opens ``default`` with the rest of its view. Raises
+    LinkError when the program cannot be read; any other parameter that is not what it
+    should be is left out and named in ``View.problems`` (the rest of the link opens)."""
+    if "p" in params:
+        code = unpack_program(params["p"])
+    elif default is not None and VIEW_PARAMS & set(params):
+        code = default
+    else:
         return None
-    code = unpack_program(params["p"])
     problems: list[str] = []
     no_grad, line = "off", None
     if params.get("nograd") == "all":
