@@ -25,6 +25,9 @@ PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}"
             ".st-key-stale_view{opacity:.55;filter:grayscale(.8)}"
             "@media (max-width:640px){.av-title{font-size:1.35rem}"
             "[data-testid='stMainBlockContainer']{padding-top:3.5rem}}</style>")
+SLIDE_CSS = ("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
+             "[data-testid='stExpandSidebarButton']{display:none}"
+             "[data-testid='stMainBlockContainer']{padding:0.6rem 1rem;max-width:100%}</style>")
 TITLE = "<h3 class='av-title'>autoviz <small>— PyTorch's autograd, node by node</small></h3>"
 PROJECTOR_CSS = "<style>" + _GRAPH_TEXT.format(
     LARGE_NODE_ATTRS["fontsize"], LARGE_EDGE_ATTRS["fontsize"]) + """
@@ -46,13 +49,16 @@ def run() -> None:
     state.init()
     state.load_link()
     s = st.session_state
+    # slide mode (embedded in slides): the graph, the stepper and the step, nothing else
+    slide = state.slide_mode()
     st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
                        page_icon="🔁",
-                       initial_sidebar_state="collapsed" if s.projector else "auto")
+                       initial_sidebar_state="collapsed" if s.projector or slide else "auto")
     large = bool(s.projector)
     # The title goes in with the page's CSS: one st.html, and no markdown with raw HTML
     # (whose renderer is ~190 kB more for a first visitor's browser to fetch and run).
-    st.html(PROJECTOR_CSS if large else PAGE_CSS + TITLE)
+    st.html((PROJECTOR_CSS if large else PAGE_CSS + ("" if slide else TITLE))
+            + (SLIDE_CSS if slide else ""))
     if s.form_error:
         view.error_box("That can't become a program", s.form_error)
     if s.link_problems:
@@ -89,6 +95,9 @@ def run() -> None:
     first = state.take_graph_first(
         study.error is None and study.graph is not None and bool(study.graph.nodes)
         and layout.available())
+    if slide:
+        stepping(study, large)
+        return
     if first:
         st.sidebar.caption("Loading…")  # the sidebar's room, so nothing moves when it fills
     else:
@@ -209,8 +218,8 @@ def stepping(study: Study, large: bool) -> None:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(view.study_table(study, "leaf_grads"), hide_index=True)
     link = state.write_link()
-    if large or st.session_state.get("graph_first"):
-        return
+    if large or st.session_state.get("graph_first") or state.slide_mode():
+        return  # projector, slide mode, or the rest of the page is on its way
     with top_left:  # under the graph, where the step column is taller
         st.markdown("#### Share and export")
         view.share_section(link)

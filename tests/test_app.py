@@ -413,7 +413,7 @@ def test_a_leaf_cut_off_by_detach_is_named_with_its_line(app):
     set_code(app, "import torch\nx = torch.ones(3)\nW1 = torch.ones(3, 2, requires_grad=True)\n"
                   "b1 = torch.zeros(2, requires_grad=True)\nh = (x @ W1 + b1).detach()\n"
                   "W2 = torch.ones(2, requires_grad=True)\nloss = (h * W2).sum()\n")
-    (box,) = [i.value for i in app.info if "No gradient" in i.value]
+    (box,) = [i.value for i in app.info if "Not every leaf got a gradient" in i.value]
     assert "`W1.grad` is None: what was made from it was detached at line 5" in box
     assert "`b1.grad` is None" in box and "W2" not in box
 

@@ -242,3 +242,14 @@ def test_a_link_without_a_program_opens_the_landing_program_with_its_view():
     assert "Step 2 of 3" in "\n".join(m.value for m in at.markdown)
     assert from_params({"step": "2"}) is None  # without a default: no view
     assert from_params({"embed": "true"}, default="x = 1\n") is None  # Streamlit's own
+
+
+def test_slide_mode_shows_the_graph_the_stepper_and_the_step_only():
+    at = _app({"p": pack_program(SEED_NETWORK), "slide": "1", "step": "2"})
+    assert not at.text_area and not at.multiselect  # no editor, no toggles
+    assert not [m for m in at.markdown if "Share and export" in m.value]
+    assert not at.sidebar.selectbox  # no presets
+    assert "Step 2 of 6" in "\n".join(m.value for m in at.markdown)
+    assert at.button(key="next") is not None
+    at.button(key="next").click().run()
+    assert "Step 3 of 6" in "\n".join(m.value for m in at.markdown)

@@ -15,7 +15,18 @@ from autoviz.lesson.edits import Toggles
 from autoviz.lesson.presets import DEFAULT, PRESETS
 from autoviz.lesson.share import LinkError, View, from_params, to_params
 
-_FOREIGN = ("embed", "embed_options")  # Streamlit's own parameters: left alone
+# left alone in the address bar: Streamlit's own parameters, and slide mode
+_FOREIGN = ("embed", "embed_options", "slide")
+
+
+def slide_mode() -> bool:
+    """The page embedded in slides: ``embed=true`` (Streamlit keeps that one out of
+    st.query_params, so it is read from the page's address) or ``slide=1``."""
+    if st.query_params.get("slide") == "1":
+        return True
+    url = st.context.url or ""
+    query = url.partition("?")[2]
+    return "embed=true" in query.split("&")
 
 DEFAULTS: dict[str, object] = {
     "code": PRESETS[DEFAULT].code,

@@ -301,7 +301,7 @@ def no_gradient_section(study: Study) -> None:
         return
     lines = [f"- {code(name + '.grad')} is None: {plain(reason)}."
              for name, reason in study.no_gradient]
-    st.info("**No gradient for every leaf**\n" + "\n".join(lines), icon=":material/help:")
+    st.info("**Not every leaf got a gradient**\n" + "\n".join(lines), icon=":material/help:")
 
 
 def step_panel(study: Study, k: int, compact: bool = False) -> None:
@@ -517,5 +517,5 @@ def _export(dot: str, fmt: str, session: str | None) -> bytes:
 def share_section(link: str) -> None:
     """The link that reopens exactly this view (copy it with the code block's button)."""
     st.code(link, language=None, wrap_lines=True)
-    st.caption("Add `&embed=true` to embed the page in slides (no Streamlit chrome); "
-               "`&projector=1` opens it in projector mode.")
+    st.caption("For slides add `&slide=1&embed=true`: the graph, the stepper and the step "
+               "only, without Streamlit's chrome; `&projector=1` opens it in projector mode.")

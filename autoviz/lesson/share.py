@@ -143,7 +143,7 @@ def to_params(view: View) -> dict[str, str]:
 
 # the parameters of a view, besides the program itself (p)
 VIEW_PARAMS = frozenset({"root", "g", "retain", "step", "nograd", "detach", "frozen",
-                         "retain_grad", "projector", "view", "budget"})
+                         "retain_grad", "projector", "view", "budget", "slide"})
 
 
 def from_params(params: dict[str, str], default: str | None = None) -> View | None:
