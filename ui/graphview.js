@@ -225,13 +225,28 @@ function stepKeyTarget(target) {
   return !!(target.closest && target.closest("button"));
 }
 
+function stepBy(delta) {
+  // ←/→ are counted here, not by Streamlit's button shortcuts: each press moves the target
+  // step, which goes to Python as a number (a burst of presses is one rerun that lands on
+  // the last target, so none is lost). The neighbouring step shows at once.
+  const av = live;
+  if (!av || !av.root.isConnected || !av.data) return;
+  const data = av.data;
+  const base = av.target === undefined ? av.shown : av.target;
+  const target = Math.max(0, Math.min(data.last, base + delta));
+  if (target === base) return;
+  av.target = target;
+  if (target === data.step + delta) showAhead(delta);
+  av.setTriggerValue("step_to", target);
+}
+
 function listenForSteps() {
-  // on window, bubbling: after Streamlit's shortcut handler, which calls preventDefault()
-  // exactly when it presses the button, so the graph never steps alone
   window.addEventListener("keydown", (e) => {
-    if (!e.defaultPrevented || !stepKeyTarget(e.target)) return;
-    if (e.key === "ArrowRight") showAhead(1);
-    else if (e.key === "ArrowLeft") showAhead(-1);
+    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+    if (!stepKeyTarget(e.target)) return;
+    e.preventDefault();
+    stepBy(e.key === "ArrowRight" ? 1 : -1);
   });
   document.addEventListener("click", (e) => {
     const button = e.target.closest && e.target.closest("button");
@@ -286,8 +301,15 @@ function render(component) {
   } else {
     restyle(av, data.state || {}, data.selected);
   }
-  av.shown = data.step;
+  if (av.target !== undefined && av.target !== data.step) {
+    // presses still on their way: keep showing the step they reached
+    av.shown = data.step;
+  } else {
+    av.target = undefined;
+    av.shown = data.step;
+  }
   av.root.dataset.step = av.root.dataset.shown = String(data.step);
+  av.root.dataset.target = String(av.target === undefined ? data.step : av.target);
   if (live === null) listenForSteps();
   live = av;
   if (data.follow) reveal(av, data.current, false);

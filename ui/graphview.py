@@ -66,6 +66,14 @@ def _failed() -> None:
         want_rest()  # the classic chart is drawn in this rerun: the rest may follow
 
 
+def _step_to() -> None:
+    """←/→ in the browser: the step the presses so far reached (the stepper bounds it)."""
+    value = st.session_state.get("graph_view")
+    target = getattr(value, "step_to", None) if value is not None else None
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        st.session_state.step = max(0, int(target))
+
+
 def _clicked(study: Study, scene: Scene) -> None:
     value = st.session_state.get("graph_view")
     node_id = getattr(value, "clicked", None) if value is not None else None
@@ -101,6 +109,7 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         "current": current_id(scene, study.trace, k),
         "roots": list(scene.graph.roots),
         "step": k,
+        "last": len(study.trace.steps) if study.trace else 0,
         "follow": True,
         "height": height,
         "large": large,
@@ -113,6 +122,7 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         data["fail"] = "silent"
     _COMPONENT(key="graph_view", data=data, height=height + 8,
                on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed,
+               on_step_to_change=_step_to,
                on_drawn_change=want_rest, on_need_svg_change=_resend)
     s.svg_sent = key
     return scene

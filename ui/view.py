@@ -138,9 +138,12 @@ def stepper_section(n: int) -> int:
     row = st.container(horizontal=True, vertical_alignment="center")
     row.button("", on_click=_step_to, args=(0,), disabled=k == 0, shortcut="Home",
                key="reset", icon=":material/first_page:", help="Reset: step 0, before backward")
-    row.button("Prev", on_click=_step_to, args=(k - 1,), disabled=k == 0, shortcut="Left",
-               key="prev", icon=":material/chevron_left:")
-    row.button("Next", on_click=_step_to, args=(k + 1,), disabled=k >= n, shortcut="Right",
+    # in the interactive view the graph counts ←/→ itself (no press lost in a burst)
+    keys = st.session_state.get("view") == "classic"
+    row.button("Prev", on_click=_step_to, args=(k - 1,), disabled=k == 0,
+               shortcut="Left" if keys else None, key="prev", icon=":material/chevron_left:")
+    row.button("Next", on_click=_step_to, args=(k + 1,), disabled=k >= n,
+               shortcut="Right" if keys else None,
                key="next", type="primary", icon=":material/chevron_right:",
                icon_position="right")
     row.button("", on_click=_step_to, args=(n,), disabled=k >= n, shortcut="End",
