@@ -490,3 +490,17 @@ def test_when_the_interactive_view_fails_the_classic_chart_takes_over(server, br
     page.wait_for_selector("textarea", timeout=30_000)
     page.get_by_text("Expression form").wait_for(timeout=30_000)
     page.close()
+
+
+def test_on_a_phone_the_stepper_is_a_bar_at_the_bottom_of_the_screen(server, browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(_link(server))
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_selector("textarea", timeout=60_000)
+    bar = page.locator(".st-key-stepper").bounding_box()
+    graph = page.locator(VIEW).bounding_box()
+    assert bar and graph and bar["y"] + bar["height"] <= 844 and bar["y"] > 700, bar
+    assert graph["y"] < 844  # the graph and the Next button on one screen
+    page.locator(".st-key-next button").click()
+    _confirmed(page, 3)
+    page.close()

@@ -135,7 +135,8 @@ def stepper_section(n: int) -> int:
     """Reset / Prev / Next / Run to end, keyboard ←/→, and a slider. Step 0: before."""
     k = max(0, min(int(st.session_state.step), n))
     st.session_state.step = k
-    row = st.container(horizontal=True, vertical_alignment="center")
+    # key "stepper": on a phone it is a bar fixed at the bottom of the screen (page CSS)
+    row = st.container(horizontal=True, vertical_alignment="center", key="stepper")
     row.button("", on_click=_step_to, args=(0,), disabled=k == 0, shortcut="Home",
                key="reset", icon=":material/first_page:", help="Reset: step 0, before backward")
     # in the interactive view the graph counts ←/→ itself (no press lost in a burst)
