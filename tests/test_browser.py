@@ -504,3 +504,24 @@ def test_on_a_phone_the_stepper_is_a_bar_at_the_bottom_of_the_screen(server, bro
     page.locator(".st-key-next button").click()
     _confirmed(page, 3)
     page.close()
+
+
+def test_projector_mode_fills_the_screen_and_the_mlp_reads_from_the_back_row(server, browser):
+    from autoviz.lesson.presets import PRESETS
+    from autoviz.lesson.share import View, to_params
+
+    mlp = PRESETS["mlp"]
+    query = urlencode(to_params(View(code=mlp.code, root=mlp.root, step=3, projector=True)))
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{server}/?{query}")
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    time.sleep(1.0)
+    found = page.locator(VIEW).evaluate("""root => {
+        const hs = [...root.querySelectorAll('svg g.node text')]
+            .map(t => t.getBoundingClientRect().height).filter(h => h > 0);
+        return {min: Math.min(...hs), box: root.getBoundingClientRect().height,
+                bottom: root.getBoundingClientRect().bottom};
+    }""")
+    assert found["min"] >= 18, found  # on-screen label height, px
+    assert found["box"] >= 900 and found["bottom"] <= 1080, found  # the screen, not 560 px
+    page.close()

@@ -4,8 +4,8 @@
 
 // Below this first-view scale, start readable at the root instead of fitting it all:
 // 14pt labels at 0.65 are 12px on screen (the neuron preset fits whole in the page's
-// column at 0.70); projector labels (22pt) at 0.5, 15px.
-const MIN_READABLE = { normal: 0.65, large: 0.5 };
+// column at 0.70); projector labels (22pt, 29px) at 0.62, 18px: readable from the back.
+const MIN_READABLE = { normal: 0.65, large: 0.62 };
 const CLICK_SLOP = 5; // px a pointer may move and still click
 const PAD = 16; // px of air around a fitted graph
 const MAX_FIT = 1.25; // a small graph is not blown up past this
@@ -273,7 +273,11 @@ function render(component) {
   av.setTriggerValue = setTriggerValue;
   av.data = data;
   av.root.classList.toggle("large", !!data.large);
-  av.canvas.style.height = `${data.height}px`;
+  // projector: the graph fills the screen below where it starts (never less than asked)
+  av.canvas.style.height = data.large
+    ? `max(${data.height}px, calc(100vh - ${Math.round(av.root.getBoundingClientRect().top
+        + window.scrollY) + 24}px))`
+    : `${data.height}px`;
   if (av.key !== data.key) {
     if (!data.svg) {
       // the server sent this picture to an earlier mount of the view: ask for it again

@@ -120,7 +120,8 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         data["fail"] = "failing on purpose"
     elif fail == "silent":  # or one whose script never gets to run
         data["fail"] = "silent"
-    _COMPONENT(key="graph_view", data=data, height=height + 8,
+    # projector: as tall as the view makes itself (the screen below it); else a fixed box
+    _COMPONENT(key="graph_view", data=data, height="content" if large else height + 8,
                on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed,
                on_step_to_change=_step_to,
                on_drawn_change=want_rest, on_need_svg_change=_resend)
