@@ -10,7 +10,7 @@ from autoviz.drawing import layout
 from autoviz.drawing.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
 from autoviz.lesson.edits import Toggles, apply_toggles
 from autoviz.lesson.study import Study, compare
-from ui import build, state, view
+from ui import build, programview, state, view
 from ui.studies import cached_study
 from ui.text import code, code_block, one_line, plain
 
@@ -90,6 +90,8 @@ def run() -> None:
             shown = _last_good_or_stop(s)
     # the graph and stepper are the last good program's, not the editor's: they say so
     s.stale_view = not ran or shown is not base
+    s.failing = (s.code, base.error.lineno) if ran and base.error is not None \
+        and base.error.lineno else None
 
     if large:
         toggles, options = state.current_toggles(), None
@@ -211,6 +213,10 @@ def stepping(study: Study, large: bool) -> None:
             view.error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
             dot = view.graph_section(study, k, large=large)
+        if not large:  # the program under its graph, then what the colours mean
+            programview.show(study, k, st.session_state.get("failing"))
+            if study.graph is not None and study.graph.nodes:
+                view.legend()
         if study.backward_error:
             view.error_box("backward() fails", study.backward_error)
         view.no_gradient_section(study)

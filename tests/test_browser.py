@@ -525,3 +525,30 @@ def test_projector_mode_fills_the_screen_and_the_mlp_reads_from_the_back_row(ser
     assert found["min"] >= 18, found  # on-screen label height, px
     assert found["box"] >= 900 and found["bottom"] <= 1080, found  # the screen, not 560 px
     page.close()
+
+
+def test_the_program_is_on_screen_with_the_graph_and_the_step_and_they_point_at_each_other(
+        server, browser):
+    """At 1280x800: the graph, the numbered program and the step panel in one view; the
+    current step's forward line is marked; a line's click marks its nodes, a node's click
+    its line."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(_link(server))  # the neuron, at step 2
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_selector(".pv-root[data-ready] .pv-line", timeout=60_000)
+    for selector in (VIEW, ".pv-root", "text=Step 2 of"):
+        box = page.locator(selector).first.bounding_box()
+        assert box and box["y"] < 800 and box["x"] + box["width"] <= 1280, selector
+    current = page.locator(".pv-line.current")
+    assert current.count() == 1 and "x1*w1 + x2*w2" in current.inner_text()  # n's line
+    page.locator(".pv-line", has_text="torch.tanh(n)").first.click()
+    page.wait_for_function("() => [...document.querySelectorAll('*')].some(e => e.shadowRoot"
+                           " && e.shadowRoot.querySelector('g.node.marked'))", timeout=30_000)
+    marked = page.locator("g.node.marked")
+    assert marked.count() == 1 and "TanhBackward0" in marked.first.text_content()
+    page.locator(GRAPH, has_text="MulBackward0").first.click()
+    page.wait_for_function("() => [...document.querySelectorAll('*')].some(e => e.shadowRoot"
+                           " && (e.shadowRoot.querySelector('.pv-line.selected') || {})"
+                           ".textContent?.includes('x1*w1'))", timeout=30_000)
+    assert "x1*w1" in page.locator(".pv-line.selected").inner_text()  # the Mul's line
+    page.close()

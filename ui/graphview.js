@@ -176,7 +176,9 @@ const STATES = ["current", "done", "pending", "selected"];
 
 function restyle(av, state, selected) {
   const slots = new Set(av.data.slots || []);
+  const marked = new Set(av.data.marked || []);
   for (const g of av.svg.querySelectorAll("g.node")) {
+    g.classList.toggle("marked", marked.has(g.id));
     const [cls, note] = state[g.id] || [null, null];
     for (const name of STATES) g.classList.toggle(name, name === cls);
     g.classList.toggle("selected", g.id === selected);

@@ -17,6 +17,7 @@ from autoviz.drawing.collapse import DEFAULT_BUDGET
 from autoviz.drawing.layout import MAX_LAYOUT_NODES, layout_svg
 from autoviz.drawing.scene import Scene, current_id, make_scene, neighbours, step_state
 from autoviz.lesson.study import Study
+from ui import programview
 from ui.state import want_rest
 
 _HERE = Path(__file__).parent
@@ -88,6 +89,7 @@ def _clicked(study: Study, scene: Scene) -> None:
         st.session_state.expanded = {"source": study.source, "ids": sorted(ids)}
     elif study.graph is not None and node_id in study.graph.by_id:
         st.session_state.selected = node_id
+        st.session_state.selected_line = None  # the node's own line shows instead
 
 
 def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
@@ -106,6 +108,9 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         "ahead": neighbours(scene, study.trace, k, state),
         "slots": list(scene.slots),
         "selected": selected if selected in scene.graph.by_id else None,
+        # the nodes of the line clicked in the program view
+        "marked": [n for n in programview.nodes_of(study, s.get("selected_line"))
+                   if n in scene.graph.by_id],
         "current": current_id(scene, study.trace, k),
         "roots": list(scene.graph.roots),
         "step": k,

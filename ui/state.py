@@ -66,6 +66,7 @@ def set_program(code: str, root: str | None = None) -> None:
     st.session_state.editor = code
     st.session_state.root = root
     st.session_state.gradient = ""
+    st.session_state.selected_line = None
     st.session_state.actions = ()
     st.session_state.step = 0
     st.session_state.detach = []

@@ -191,17 +191,19 @@ def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str
             graph = scene.graph
             if scene.collapsed.folds:
                 _folded_note(study, scene.collapsed.describe())
-            if not large:
-                st.caption(LEGEND + INTERACTIVE_HELP)
             return lambda: _step_dot(study, graph, k, saved, large)
     if st.session_state.get("view_error"):
         st.caption("The interactive view failed in this browser "
                    f"({code(st.session_state.view_error)}); showing the classic view.")
     dot = _step_dot(study, graph, k, saved, large)
     st.graphviz_chart(dot, width="stretch", height=height)
-    if not large:
-        st.caption(LEGEND)
     return lambda: dot
+
+
+def legend() -> None:
+    """What the graph's colours and borders mean (and, interactive, what a click does)."""
+    interactive = st.session_state.get("view") != "classic" and layout.available()
+    st.caption(LEGEND + (INTERACTIVE_HELP if interactive else ""))
 
 
 def _step_dot(study: Study, graph: Graph, k: int, saved: bool, large: bool) -> str:
