@@ -76,7 +76,7 @@ def test_link_params_are_sanitised():
 def _drawn(at):
     """The graph's text as the page sends it: the interactive view's SVG, or the DOT of
     the classic chart."""
-    views = at.get("bidi_component")
+    views = [e for e in at.get("bidi_component") if e.key == "graph_view"]
     if views:
         return json.loads(views[0].proto.json)["svg"]
     return at.get("graphviz_chart")[0].proto.spec
