@@ -295,3 +295,24 @@ def test_saved_tensors_are_marked_freed_after_a_backward_that_freed_them():
         return [item for node in study.graph.nodes for item in node.saved]
     assert saved(kept) and not any(item.freed for item in saved(kept))
     assert saved(freed) and all(item.freed for item in saved(freed))
+
+
+def test_the_hand_result_is_what_the_node_gave_even_if_the_program_changes_it_later():
+    study = make_study("import torch\nx = torch.ones(2, requires_grad=True)\ny = x + 1\n"
+                       "g = torch.ones(2)\ny.backward(g)\ng.mul_(5)\n")
+    assert study.calls[0].result == "(tensor([1., 1.]), None)"
+
+
+def test_a_local_rule_says_where_the_engine_summed_a_broadcast():
+    study = make_study("import torch\ny = torch.ones(2, requires_grad=True)\n"
+                       "z = (y + torch.ones(3, 2)).sum()\n", "z")
+    assert "to y: grad = [[1., 1.], [1., 1.], [1., 1.]], summed to (2,) = [3., 3.]" in \
+        study.local_rule(2)
+
+
+def test_a_leaf_left_out_by_backward_inputs_is_said_to_be():
+    study = make_study("import torch\nw = torch.ones(2, requires_grad=True)\n"
+                       "a = torch.ones(2, requires_grad=True)\nloss = (w * a).sum()\n"
+                       "loss.backward(inputs=[w])\n")
+    assert dict(study.no_gradient) == {"a": "the engine did not reach it: backward's inputs= "
+                                            "left it out"}

@@ -1184,3 +1184,26 @@ def test_nested_zips_cannot_recurse_in_c() -> None:
     assert result is not None, f"still running after {elapsed:.1f} s (killed)"
     kind, lineno, refused, message = result
     assert kind == "error" and refused and lineno == 3, (kind, lineno, message)
+
+
+LEGAL_NOW = [
+    pytest.param(T + "w = torch.ones(3, requires_grad=True)\nfor i in range(10005):\n"
+                 "    w = w.contiguous()\n", id="contiguous-hands-back-itself"),
+    pytest.param(T + "x = torch.ones(2, requires_grad=True)\nfor i in range(14):\n"
+                 "    (x ** 2).sum().backward(create_graph=True)\n", id="create-graph-loop"),
+    pytest.param(T + "x = torch.zeros(5000, 100)\ny = x[list(range(2000))]\n"
+                 "x[list(range(2000))] = 1.0\n", id="long-flat-list-index"),
+    pytest.param(T + "x = torch.ones(20)\nk = torch.diag(x, 1)\n", id="diag-offset"),
+]
+
+
+@pytest.mark.parametrize("source", LEGAL_NOW)
+def test_what_torch_runs_in_small_memory_is_not_refused(source: str) -> None:
+    """The caps count only what is spent: an op handing back its input, a create_graph
+    loop of a shallow graph, a long flat index list."""
+    with memory_ceiling():
+        run_program(source)
+
+
+def test_a_bool_tensor_plus_an_int_is_sized_as_int64_first() -> None:
+    refused_quickly(T + "m = torch.ones(20_000_000, dtype=torch.bool)\nr = m + 1", 3)

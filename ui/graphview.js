@@ -215,6 +215,7 @@ function showAhead(delta) {
     if (av.data !== data || av.shown === data.step) return; // the server has answered
     restyle(av, data.state || {}, data.selected);
     av.shown = data.step;
+    av.target = undefined; // the presses were lost with the connection
     av.root.dataset.shown = String(data.step);
   }, UNCONFIRMED);
 }
@@ -238,6 +239,7 @@ function stepBy(delta) {
   const target = Math.max(0, Math.min(data.last, base + delta));
   if (target === base) return;
   av.target = target;
+  av.targetKey = av.key;
   if (target === data.step + delta) showAhead(delta);
   av.setTriggerValue("step_to", target);
 }
@@ -246,7 +248,7 @@ function listenForSteps() {
   window.addEventListener("keydown", (e) => {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
     if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
-    if (!stepKeyTarget(e.target)) return;
+    if (!stepKeyTarget(e.target) || !live || !live.root.isConnected || !live.data) return;
     e.preventDefault();
     stepBy(e.key === "ArrowRight" ? 1 : -1);
   });
@@ -307,13 +309,14 @@ function render(component) {
   } else {
     restyle(av, data.state || {}, data.selected);
   }
-  if (av.target !== undefined && av.target !== data.step) {
-    // presses still on their way: keep showing the step they reached
-    av.shown = data.step;
-  } else {
-    av.target = undefined;
-    av.shown = data.step;
-  }
+  // presses still on their way keep their target; a new picture (another program) or
+  // the server's own step reached, passed or gone the other way ends it
+  const before = av.lastStep;
+  av.lastStep = data.step;
+  if (av.target !== undefined && (av.key !== av.targetKey || data.step === av.target
+      || (before !== undefined && Math.abs(av.target - data.step) > Math.abs(av.target - before))))
+    av.target = undefined; // reached, another program, or the server went the other way
+  av.shown = data.step;
   av.root.dataset.step = av.root.dataset.shown = String(data.step);
   av.root.dataset.target = String(av.target === undefined ? data.step : av.target);
   if (live === null) listenForSteps();

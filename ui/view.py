@@ -140,7 +140,7 @@ def stepper_section(n: int) -> int:
     row.button("", on_click=_step_to, args=(0,), disabled=k == 0, shortcut="Home",
                key="reset", icon=":material/first_page:", help="Reset: step 0, before backward")
     # in the interactive view the graph counts ←/→ itself (no press lost in a burst)
-    keys = st.session_state.get("view") == "classic"
+    keys = st.session_state.get("view") == "classic" or not layout.available()
     row.button("Prev", on_click=_step_to, args=(k - 1,), disabled=k == 0,
                shortcut="Left" if keys else None, key="prev", icon=":material/chevron_left:")
     row.button("Next", on_click=_step_to, args=(k + 1,), disabled=k >= n,

@@ -158,6 +158,11 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
                                            else grad).clone()
     raw = [(node, _private(grad_inputs, exposed), _private(grad_outputs, exposed))
            for node, grad_inputs, grad_outputs in raw]
+    for index, made in hand.items():  # a node may hand back what it got: the same care
+        if isinstance(made, tuple):
+            hand[index] = _private(made, exposed)
+        elif isinstance(made, torch.Tensor):
+            hand[index] = _private((made,), exposed)[0]
     steps = _steps(raw, found, graph)
     return _fast(BackwardTrace, graph, steps, root_name,
                  None if gradient is None else gradient.detach().clone(),

@@ -137,7 +137,7 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
     try:
         study.trace = record_backward(tensor, grad, retain_graph=retain_graph,
                                       catalog=program.catalog, root_name=study.root,
-                                      hand_calls=CALLED_STEPS)
+                                      hand_calls=(limits or Limits()).hand_calls)
     except Exception as exc:  # torch's own error, shown as torch wrote it
         study.backward_error = f"{type(exc).__name__}: {exc}"
         return study
@@ -253,8 +253,13 @@ def anchors(study: Live) -> dict[str, tuple[str, tuple[int, ...]]]:
     return found
 
 
+LONG_PATH = 500  # hops past which a mixed path is not written out (its text would be huge)
+
+
 def _reach(anchor: tuple[str, tuple[int, ...]]) -> str:
     name, slots = anchor
+    if len(set(slots)) > 1 and len(slots) > LONG_PATH:
+        return ""  # the call then says no variable reaches it in writing
     if len(slots) <= SHALLOW:
         return f"node = {name}.grad_fn" + "".join(f".next_functions[{i}][0]" for i in slots)
     if len(set(slots)) == 1:  # the same slot all the way down
@@ -299,8 +304,8 @@ def manual_call(study: Live, k: int, run: bool = True,
     step = trace.steps[k - 1]
     literals = [tensor_literal(g) for g in step.grad_outputs]
     exact = all(t is not None for t in literals)
-    args = ", ".join(t if t is not None else f"torch.zeros{tuple(g.shape)}  # too big"
-                     for t, g in zip(literals, step.grad_outputs))
+    args = ", ".join(t if t is not None else f"torch.zeros{tuple(g.shape)}"
+                     for t, g in zip(literals, step.grad_outputs))  # the note says why
     reach = reach if reach is not None else anchors(study)
     anchor = reach.get(step.node_id)
     reach_text = _reach(anchor) if anchor else ""
@@ -348,8 +353,9 @@ def manual_call(study: Live, k: int, run: bool = True,
                   slot_notes=tuple(n for _, n in pairs), note="; ".join(notes),
                   exact=exact and bool(reach_text))
     if made is None:
-        reason = (f"only the first {CALLED_STEPS:,} steps' calls are run" if not run or
-                  k > CALLED_STEPS else "this backward made a graph (create_graph)")
+        reason = ("this backward made a graph (create_graph)" if run and trace.hand
+                  and k <= CALLED_STEPS else f"only the first {len(trace.hand) or CALLED_STEPS:,}"
+                  " steps' calls are run")
         return ManualCall(code, f"not run here: {reason}", False, **common)
     if isinstance(made, BaseException):
         return ManualCall(code, f"{type(made).__name__}: {made}", True, **common)
@@ -370,6 +376,8 @@ def no_gradient(study: Live) -> tuple[tuple[str, str], ...]:
         return ()
     catalog = program.catalog
     upstream = _cut_leaves(catalog)
+    in_graph = {id(node.variable) for node in trace.nodes.values()
+                if getattr(node, "variable", None) is not None}
     found = []
     for name, tensor in program.tensors().items():
         if tensor.grad_fn is not None or tensor.grad is not None:
@@ -391,7 +399,9 @@ def no_gradient(study: Live) -> tuple[tuple[str, str], ...]:
             "no_grad_from": f"what was made from it was used under torch.no_grad()"
                             f"{_line(lineno)}: nothing was recorded there, so nothing flows "
                             "back to it",
-        }.get(how, f"{root} does not depend on it: it is not in {root}'s graph")
+        }.get(how, "the engine did not reach it: backward's inputs= left it out"
+              if id(tensor) in in_graph else
+              f"{root} does not depend on it: it is not in {root}'s graph")
         found.append((name, reason))
     return tuple(found)
 
@@ -400,10 +410,11 @@ def _cut_leaves(catalog: Any) -> dict[int, tuple[str, int | None]]:
     """The leaves behind each tensor whose history was cut (a ``.detach()`` of an
     intermediate, an intermediate used under no_grad): they are cut there too."""
     leaves: dict[int, tuple[str, int | None]] = {}
+    seen: set[int] = set()  # one walk for all: the first cut to reach a leaf names it
     for how, lineno, tensor in list(catalog.cuts.values()):
         if how not in ("detach", "no_grad") or tensor.grad_fn is None:
             continue
-        seen, stack = set(), [tensor.grad_fn]
+        stack = [tensor.grad_fn]
         while stack:
             node = stack.pop()
             if node is None or id(node) in seen:
@@ -457,8 +468,12 @@ def rules_of(trace: BackwardTrace) -> tuple[tuple[str, ...], ...]:
                           f"({tensor.expr})" if tensor and tensor.expr else None)
             edges.append(target.kind != "none")
         received = step.grad_outputs[0] if step.grad_outputs else None
+        made = trace.hand.get(index)
+        outputs = made if isinstance(made, tuple) else (made,)
+        summed = [isinstance(m, torch.Tensor) and isinstance(p, torch.Tensor)
+                  and m.shape != p.shape for m, p in zip(outputs, step.grad_inputs)]
         found.append(local_rule(step.name.rpartition("::")[2], trace.saved[index], inputs,
-                                received, step.grad_inputs, edges))
+                                received, step.grad_inputs, edges, summed))
     return tuple(found)
 
 

@@ -154,20 +154,35 @@ RULES: dict[str, Rule] = {
 }
 
 
-def local_rule(name: str, saved: dict[str, Any], inputs: list[str], received: Any,
-               passed: tuple, edges: list[bool]) -> tuple[str, ...]:
+def _ending(line: str, out: Any, summed: bool) -> str:
+    """``line`` ending in what the slot passed on: after "summed to" where the engine
+    summed a broadcast gradient down to the input's shape (else the equation is false)."""
+    if out is None:
+        return line
+    if summed and isinstance(out, torch.Tensor):
+        return f"{line}, summed to {tuple(out.shape)} = {number(out)}"
+    if line.endswith(f"= {number(out)}"):
+        return line
+    return f"{line} = {number(out)}"
+
+
+def local_rule(name: str, saved: dict[str, Any], inputs: list[str | None], received: Any,
+               passed: tuple, edges: list[bool],
+               summed: list[bool] | None = None) -> tuple[str, ...]:
     """The rule of node ``name`` (torch's class name) as lines, one per input slot that
     leads somewhere (``edges``), each ending in what that slot passed on. ``inputs``: the
     names the rule calls the node's inputs (the program's names where it has them);
-    ``received``: the gradient it got."""
+    ``received``: the gradient it got; ``summed``: per slot, whether the engine summed
+    what the node returned down to the input's shape."""
     rule = RULES.get(name)
     try:
         lines = rule(saved, inputs, received) if rule is not None else []
     except (RuntimeError, TypeError, ValueError, IndexError, KeyError):
         lines = []
-    shown = tuple(line if out is None or line.endswith(f"= {number(out)}") else
-                  f"{line} = {number(out)}"
-                  for line, out, edge in zip(lines, (*passed, *([None] * len(lines))),
-                                             (*edges, *([True] * len(lines))))
+    pad = [None] * len(lines)
+    shown = tuple(_ending(line, out, bool(sum_))
+                  for line, out, edge, sum_ in zip(lines, (*passed, *pad),
+                                                   (*edges, *([True] * len(lines))),
+                                                   (*(summed or ()), *pad))
                   if line is not None and edge)
     return shown or (INTERNAL,)

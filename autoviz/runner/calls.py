@@ -200,7 +200,7 @@ class Calls:
             grads = [t.grad for t in self.program.catalog.keep
                      if t._base is None and t.grad_fn is None and t.requires_grad
                      and t.grad is not None and t.grad.requires_grad]
-            self.budget.deepen_graph(grads, 2 * len(trace.steps))
+            self.budget.deepen_graph(tensor, grads, 2 * len(trace.steps))
         self.program.traces.append(trace)
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -367,6 +367,7 @@ class Calls:
         """Call a torch operation after checking its cost; record the tensors it makes."""
         budget = self.budget
         tensors = _tensors(args, kwargs)
+        versions = {id(t): t._version for t in tensors}
         views = [(t, t._version) for t in tensors if t._base is not None]
         with _LOCK:  # the warnings filters are process-wide (as in self._capture())
             saved, caught = _start_capture()
@@ -382,7 +383,7 @@ class Calls:
                 _stop_capture(saved)
                 if caught:
                     self._warned(caught)
-        budget.after(result, args, kwargs, name, floor)
+        budget.after(result, args, kwargs, name, floor, versions)
         if result.__class__ is not torch.Tensor and not isinstance(result, _VALUE_TYPES):
             raise self._refuse(f"{name} returned {_describe(result)}, which autoviz programs "
                                "cannot hold")

@@ -20,7 +20,6 @@ from autoviz.runner.errors import ProgramError
 from autoviz.runner.limits import Limits
 
 Tensor = torch.Tensor
-_SCALARS = frozenset({int, float, bool, complex, str, type(None)})  # never hold a tensor
 MAX_NESTING = 32  # torch's indexing recurses into nested lists on the C stack
 MAX_DIMS = 64  # torch's kernels slow to a crawl on tensors with thousands of dimensions
 SMALL = 10_000  # a call this small may run even when its size could not be worked out
@@ -224,8 +223,8 @@ def _list_shape(value: Any) -> tuple[int, ...]:
                 inner[i] = max(inner[i], n)
             else:
                 inner.append(n)
-    if len(value) > 1000:
-        return (len(value), python_size(value, 2**62))
+    # torch takes only rectangular lists (a ragged one is refused before anything is
+    # made), so the first thousand items give the shape of the rest
     return (len(value), *inner)
 
 
@@ -364,7 +363,8 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
         return None if sizes is None or not isinstance(first, Tensor) else \
             _prod(sizes) * first.numel()
     if short == "diag":
-        k = _arg(args, kwargs, 1, "diagonal") or 0
+        k = _arg(args, kwargs, 1, "diagonal")
+        k = 0 if k is None else k
         if not isinstance(first, Tensor) or not isinstance(k, int):
             return None
         return (first.numel() + abs(k)) ** 2 if first.dim() <= 1 else first.numel()
@@ -463,6 +463,8 @@ def result_itemsize(name: str, inputs: list[Tensor], values: tuple) -> int:
     elif not dtype.is_floating_point and not dtype.is_complex:
         if short in _BOOL_RESULTS:
             size = 1
+        elif dtype is torch.bool and any(v.__class__ is int for v in values):
+            size = 8  # bool with a Python int: int64
         elif short not in _KEEPS_INTEGERS and name != "item assignment":
             size = max(size, 8)
         elif any(v.__class__ is float for v in values):
@@ -672,10 +674,12 @@ class Budget:
         self.depths[id(tensor)] = (depth, weakref.ref(tensor))
 
     def after(self, result: Any, args: tuple, kwargs: dict[str, Any], name: str,
-              floor: int = 0) -> None:
+              floor: int = 0, versions: dict[int, int] | None = None) -> None:
         """Count what a call ``name(*args, **kwargs)`` produced against the totals.
         ``floor``: a depth its outputs are at least one below (a grad_fn called by hand
-        hangs them off the graph it is part of, which its arguments do not show)."""
+        hangs them off the graph it is part of, which its arguments do not show);
+        ``versions``: the inputs' ``_version`` before the call, so that an input handed
+        back as is (``.contiguous()``, ``.float()``) is not taken for an in-place op."""
         if result.__class__ is Tensor:
             outputs: Any = (result,)
         else:
@@ -696,6 +700,8 @@ class Budget:
         grad_mode = torch.is_grad_enabled()
         for out in outputs:
             inplace = any(out is tensor for tensor in inputs)
+            if inplace and versions is not None and versions.get(id(out)) == out._version:
+                continue  # handed back unchanged: no node, no new memory
             if grad_mode and out.requires_grad:
                 if not recorded:
                     recorded = True
@@ -749,14 +755,17 @@ class Budget:
             raise self.refuse(f"the program made more than {self.limits.tensor_objects:,} "
                               "tensors in all (views and the pieces of a split count too)")
 
-    def deepen_graph(self, tensors: list[Tensor], nodes: int) -> None:
-        """A backward with ``create_graph=True`` made ``tensors`` (the leaves' ``.grad``)
-        from a graph of ``nodes`` new nodes, each deeper than anything so far."""
-        depth = 2 * self.max_depth + 2
+    def deepen_graph(self, root: Tensor, tensors: list[Tensor], nodes: int) -> None:
+        """A backward with ``create_graph=True`` from ``root`` made ``tensors`` (the
+        leaves' ``.grad``) from a graph of ``nodes`` new nodes: as deep as twice the root's
+        graph, and deeper than the ``.grad`` they add to."""
+        depth = 2 * self.depth_of(root) + 2
+        for tensor in tensors:
+            depth = max(depth, self.depth_of(tensor) + 1)
         if depth > self.limits.graph_depth:
             raise self.refuse(f"the autograd graph would be more than "
                               f"{self.limits.graph_depth:,} nodes deep")
-        self.max_depth = depth
+        self.max_depth = max(self.max_depth, depth)
         for tensor in tensors:
             self._deepen(tensor, depth)
         self.nodes += nodes
