@@ -316,3 +316,21 @@ def test_a_leaf_left_out_by_backward_inputs_is_said_to_be():
                        "loss.backward(inputs=[w])\n")
     assert dict(study.no_gradient) == {"a": "the engine did not reach it: backward's inputs= "
                                             "left it out"}
+
+
+@pytest.mark.parametrize("values", [
+    "torch.zeros(0, 3)", "torch.tensor([0., -0.])", "torch.zeros(3, dtype=torch.float64)",
+    "torch.tensor([1.5, 1.5])", "torch.tensor([float('inf'), -1e-30, 1/3])",
+    "torch.tensor([[1, 2], [3, 4]])", "torch.tensor(2.5, dtype=torch.float16)",
+    "torch.tensor([True, False])", "torch.full((2000,), 0.1)", "torch.arange(12.).reshape(3, 4)",
+])
+def test_a_gradient_literal_rebuilds_the_tensor_exactly(values):
+    import torch
+
+    from autoviz.lesson.lab import tensor_literal
+
+    tensor = eval(values)
+    literal = tensor_literal(tensor)
+    rebuilt = eval(literal, {"torch": torch})
+    assert rebuilt.dtype == tensor.dtype and rebuilt.shape == tensor.shape, literal
+    assert torch.equal(rebuilt, tensor) and torch.equal(rebuilt.signbit(), tensor.signbit())

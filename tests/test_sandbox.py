@@ -1207,3 +1207,15 @@ def test_what_torch_runs_in_small_memory_is_not_refused(source: str) -> None:
 
 def test_a_bool_tensor_plus_an_int_is_sized_as_int64_first() -> None:
     refused_quickly(T + "m = torch.ones(20_000_000, dtype=torch.bool)\nr = m + 1", 3)
+
+
+def test_inference_tensors_which_keep_no_version_run_as_natively() -> None:
+    """The runner reads each input's version (in-place or not): an inference tensor has
+    none, and must not make a program fail that torch runs."""
+    source = (T + "torch.manual_seed(0)\nt1 = torch.randn([])\nwith torch.inference_mode():\n"
+              "    s = t1.sum().item()\n    u = t1 * 2\n    u += 1\n    v = u.view(1)\n"
+              "print(t1, u, v)\n")
+    native: dict[str, Any] = {}
+    exec(compile(source, "<inference>", "exec"), native)
+    program = run_program(source)
+    assert torch.equal(program.namespace["v"], native["v"])

@@ -20,6 +20,15 @@ import torch
 UNSEEN = object()  # Catalog.grad_fn: not read, as reading would change the graph
 
 
+def version(tensor: torch.Tensor) -> int:
+    """``tensor._version``; -1 for an inference tensor, which keeps no version counter
+    (and no autograd history to protect)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return -1
+
+
 @dataclass
 class Origin:
     """One tensor as an op produced it (kept alive so ``id`` stays unique)."""
@@ -60,7 +69,7 @@ class Catalog:
         """torch has just set ``tensor``'s grad_fn (it made the view, changed it in place,
         or an op recording a node read it): reading it now changes nothing."""
         if tensor._base is not None:
-            self.fresh[id(tensor)] = (tensor._version, tensor)
+            self.fresh[id(tensor)] = (version(tensor), tensor)
 
     def grad_fn(self, tensor: torch.Tensor) -> Any:
         """``tensor.grad_fn`` when reading it changes nothing torch does, else
@@ -68,7 +77,7 @@ class Catalog:
         refuses to say (a view made under no_grad and changed in place)."""
         if tensor._base is not None:
             seen = self.fresh.get(id(tensor))
-            if seen is None or seen[1] is not tensor or seen[0] != tensor._version:
+            if seen is None or seen[1] is not tensor or seen[0] != version(tensor):
                 return UNSEEN
         try:
             return tensor.grad_fn

@@ -206,9 +206,13 @@ def tensor_literal(tensor: torch.Tensor | None) -> str | None:
         return "None"
     tensor = tensor.detach()
     dtype = "" if tensor.dtype == torch.float32 else f", dtype=torch.{str(tensor.dtype)[6:]}"
+    if tensor.numel() == 0:
+        return f"torch.zeros{tuple(tensor.shape)}" if not dtype else \
+            f"torch.zeros({tuple(tensor.shape)}{dtype})"
     if tensor.numel() > 1:
         first = tensor.reshape(-1)[0]
-        if bool((tensor == first).all()) and not bool(torch.isnan(first).any()):
+        if bool((tensor == first).all()) and not bool(torch.isnan(first).any()) \
+                and bool((tensor.signbit() == first.signbit()).all()):  # -0. is not 0.
             shape = "(" + ", ".join(map(str, tensor.shape)) + ("," if tensor.dim() == 1
                                                                else "") + ")"
             return f"torch.full({shape}, {_number(first.item())}{dtype})"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from autoviz.autograd.backward import TraceTooBig, record_backward
-from autoviz.autograd.catalog import UNSEEN
+from autoviz.autograd.catalog import UNSEEN, version
 from autoviz.runner import allowlist as al
 from autoviz.runner.checks import source_lines
 from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in
@@ -367,8 +367,8 @@ class Calls:
         """Call a torch operation after checking its cost; record the tensors it makes."""
         budget = self.budget
         tensors = _tensors(args, kwargs)
-        versions = {id(t): t._version for t in tensors}
-        views = [(t, t._version) for t in tensors if t._base is not None]
+        versions = {id(t): version(t) for t in tensors}
+        views = [(t, versions[id(t)]) for t in tensors if t._base is not None]
         with _LOCK:  # the warnings filters are process-wide (as in self._capture())
             saved, caught = _start_capture()
             try:
@@ -433,15 +433,15 @@ class Calls:
                 if made_by is not None and made_by is not UNSEEN:
                     catalog.produce(out, self.budget.lineno, self._text(node), made_by)
             return
-        before = {id(view): version for view, version in views}
+        before = {id(view): was for view, was in views}
         # outputs that are new, or inputs changed in place (not an input handed back as is)
         made = [o for o in outputs if not any(o is t for t in tensors)
-                or o._version != before.get(id(o), o._version)]
+                or version(o) != before.get(id(o), version(o))]
         if torch.is_grad_enabled() and any(o.requires_grad for o in made):
             # the op made a node, reading each input's grad_fn to link it to them; a view
             # it changed in place had its grad_fn set again
-            for view, version in views:
-                if view._version == version or any(view is o for o in made):
+            for view, was in views:
+                if version(view) == was or any(view is o for o in made):
                     catalog.saw(view)
         for out in outputs:
             if not any(out is t for t in tensors):

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from autoviz.autograd.catalog import version
 from autoviz.runner.allowlist import CREATE, MATMUL, RANDOM, SHAPED
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.limits import Limits
@@ -700,7 +701,7 @@ class Budget:
         grad_mode = torch.is_grad_enabled()
         for out in outputs:
             inplace = any(out is tensor for tensor in inputs)
-            if inplace and versions is not None and versions.get(id(out)) == out._version:
+            if inplace and versions is not None and versions.get(id(out)) == version(out):
                 continue  # handed back unchanged: no node, no new memory
             if grad_mode and out.requires_grad:
                 if not recorded:

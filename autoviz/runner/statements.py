@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from autoviz.autograd.catalog import version
 from autoviz.runner import allowlist as al
 from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING, _tensors
 from autoviz.runner.costs import python_size
@@ -206,7 +207,7 @@ class Statements:
         if isinstance(obj, torch.Tensor):
             args = (obj, index, value)
             tensors = _tensors(args, {})
-            views = [(t, t._version) for t in tensors if t._base is not None]
+            views = [(t, version(t)) for t in tensors if t._base is not None]
             parts = index if isinstance(index, tuple) else (index,)
             advanced = any(isinstance(p, (torch.Tensor, list, range)) for p in parts)
             # advanced indices are broadcast together before torch writes through them
