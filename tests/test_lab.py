@@ -334,3 +334,13 @@ def test_a_gradient_literal_rebuilds_the_tensor_exactly(values):
     rebuilt = eval(literal, {"torch": torch})
     assert rebuilt.dtype == tensor.dtype and rebuilt.shape == tensor.shape, literal
     assert torch.equal(rebuilt, tensor) and torch.equal(rebuilt.signbit(), tensor.signbit())
+
+
+@pytest.mark.parametrize("backward", ["", "loss.backward()\n"])
+def test_leaves_kept_only_in_a_list_are_named_after_it(backward):
+    study = make_study("import torch\nparams = []\nfor i in range(3):\n"
+                       "    params.append(torch.ones(2, requires_grad=True))\n"
+                       "loss = (params[0] * params[1] * params[2]).sum()\n" + backward)
+    names = sorted(n.tensor.name for n in study.graph.nodes if n.kind == "leaf")
+    assert names == ["params[0]", "params[1]", "params[2]"]
+    assert "params[0].grad" in " ".join(c.result for c in study.calls)

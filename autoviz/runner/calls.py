@@ -173,6 +173,7 @@ class Calls:
                                          f"'{key}'"))
             bound[key] = value
         self.budget.before(al.SAME, (tensor, bound.get("gradient")), {}, ".backward")
+        self._name_list_items()  # the graph recorded now labels leaves kept in lists
         try:
             with self._capture():
                 trace = self._fail_safe(

@@ -41,6 +41,7 @@ class Statements:
         grad_mode = torch.is_grad_enabled()
         try:
             self._block(tree.body)
+            self._name_list_items()
         except _Failure as failure:
             exc = failure.exc
             raise ProgramError(f"{type(exc).__name__}: {exc}", self.budget.lineno,
@@ -52,6 +53,17 @@ class Statements:
             if torch.is_grad_enabled() != grad_mode:
                 torch.set_grad_enabled(grad_mode)
             self.program.output = "".join(self.output)
+
+    def _name_list_items(self) -> None:
+        """Tensors the program keeps only in a list or tuple (``params.append(w)`` in a
+        loop) are named after it, ``params[0]``, ``params[1]``…, where they have no name
+        of their own: the graph labels its leaves with them."""
+        catalog = self.program.catalog
+        for name, value in list(self.globals.items()):
+            if isinstance(value, (list, tuple)) and len(value) <= 1000:
+                for i, item in enumerate(value):
+                    if isinstance(item, torch.Tensor) and id(item) not in catalog.names:
+                        catalog.bind(f"{name}[{i}]", item)
 
     def _block(self, body: list[ast.stmt] | tuple[ast.stmt, ...]) -> None:
         budget = self.budget
