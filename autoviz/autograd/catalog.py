@@ -54,6 +54,8 @@ class Catalog:
     # "no_grad" (an op used it under no_grad), "made" (an op made it under no_grad from
     # tensors that required grad, so it has no history)
     cuts: dict[int, tuple[str, int | None, torch.Tensor]] = field(default_factory=dict)
+    # id(view) -> (the version at which torch last set its grad_fn, the view)
+    fresh: dict[int, tuple[int, torch.Tensor]] = field(default_factory=dict)
 
     def cut(self, how: str, tensor: torch.Tensor, lineno: int | None) -> None:
         """Note the first time ``tensor``'s history was cut, and how."""
@@ -62,8 +64,6 @@ class Catalog:
     def cut_of(self, tensor: torch.Tensor) -> tuple[str, int | None] | None:
         found = self.cuts.get(id(tensor))
         return None if found is None or found[2] is not tensor else found[:2]
-    # id(view) -> (the version at which torch last set its grad_fn, the view)
-    fresh: dict[int, tuple[int, torch.Tensor]] = field(default_factory=dict)
 
     def saw(self, tensor: torch.Tensor) -> None:
         """torch has just set ``tensor``'s grad_fn (it made the view, changed it in place,
@@ -109,9 +109,6 @@ class Catalog:
             node = self.grad_fn(tensor)
         if node is not None and node is not UNSEEN:
             self.origins[(node, tensor.output_nr)] = Origin(tensor, lineno, expr, tensor._version)
-
-    def names_of(self, tensor: torch.Tensor) -> tuple[str, ...]:
-        return tuple(self.names.get(id(tensor), ()))
 
     def name_of(self, tensor: torch.Tensor) -> str | None:
         """The name to show for ``tensor``: the latest of its names that still holds it

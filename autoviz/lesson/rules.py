@@ -49,22 +49,18 @@ def _named(names: list[str | None], i: int, default: str) -> str:
     return name if name else default
 
 
-def _add(saved: dict[str, Any], names: list[str], g: Any) -> list[str]:
-    alpha = saved.get("_saved_alpha", 1)
-    lines = [_line(_named(names, 0, "self"), "{g}", g=("grad", g))]
-    other = _named(names, 1, "other")
-    lines.append(_line(other, "{g}", g=("grad", g)) if alpha == 1 else
-                 _line(other, "{g} · {a}", g=("grad", g), a=("alpha", alpha)))
-    return lines
+def _plus(sign: str) -> Rule:
+    """``self + alpha · other`` (``sign`` ""), or ``self − alpha · other`` (``sign`` "−")."""
+    def rule(saved: dict[str, Any], names: list[str], g: Any) -> list[str]:
+        alpha = saved.get("_saved_alpha", 1)
+        other = _named(names, 1, "other")
+        return [_line(_named(names, 0, "self"), "{g}", g=("grad", g)),
+                _line(other, sign + "{g}", g=("grad", g)) if alpha == 1 else
+                _line(other, sign + "{g} · {a}", g=("grad", g), a=("alpha", alpha))]
+    return rule
 
 
-def _sub(saved: dict[str, Any], names: list[str], g: Any) -> list[str]:
-    alpha = saved.get("_saved_alpha", 1)
-    lines = [_line(_named(names, 0, "self"), "{g}", g=("grad", g))]
-    other = _named(names, 1, "other")
-    lines.append(_line(other, "−{g}", g=("grad", g)) if alpha == 1 else
-                 _line(other, "−{g} · {a}", g=("grad", g), a=("alpha", alpha)))
-    return lines
+_add, _sub = _plus(""), _plus("−")
 
 
 def _mul(saved: dict[str, Any], names: list[str], g: Any) -> list[str | None]:

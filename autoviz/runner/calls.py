@@ -15,7 +15,7 @@ from autoviz.autograd.backward import TraceTooBig, record_backward
 from autoviz.autograd.catalog import UNSEEN, version
 from autoviz.runner import allowlist as al
 from autoviz.runner.checks import source_lines
-from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in
+from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in, tensors_of
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.values import (
     _BINOP_NAMES,
@@ -117,22 +117,16 @@ class Calls:
     def _call_method(self, func: _Function, args: tuple, kwargs: dict[str, Any],
                      node: ast.Call) -> Any:
         obj, name = func.target, func.name
-        if obj.__class__ is torch.Tensor:  # the common case first: a tensor method
-            if name == "backward":
-                return self._backward(obj, args, kwargs)
-            if name in _CHECKED_METHODS:
-                self._check_method(obj, name, args, kwargs)
-            call, label = _METHOD_CALLS.get(name) or _method_call(name)
-            return self._op(call, (obj, *args), kwargs, func.category, node, label)
-        if isinstance(obj, list):  # list.append
-            if len(obj) >= self.limits.container_items:
-                raise self._refuse("the list is too long")
-            if any(isinstance(a, (list, tuple, range, str)) for a in args):
-                self._check_size([obj, *args])
-            self.budget.count_python((None,))
-            return self._fail_safe(obj.append, *args, **kwargs)
-        if isinstance(obj, _Node):
-            return self._fail_safe(obj.name, *args, **kwargs)
+        if obj.__class__ is not torch.Tensor:  # the common case, a tensor, goes straight on
+            if isinstance(obj, list):  # list.append
+                if len(obj) >= self.limits.container_items:
+                    raise self._refuse("the list is too long")
+                if any(isinstance(a, (list, tuple, range, str)) for a in args):
+                    self._check_size([obj, *args])
+                self.budget.count_python((None,))
+                return self._fail_safe(obj.append, *args, **kwargs)
+            if isinstance(obj, _Node):
+                return self._fail_safe(obj.name, *args, **kwargs)
         if name == "backward":
             return self._backward(obj, args, kwargs)
         if name in _CHECKED_METHODS:
@@ -367,7 +361,7 @@ class Calls:
             node: ast.AST | None, name: str, floor: int = 0) -> Any:
         """Call a torch operation after checking its cost; record the tensors it makes."""
         budget = self.budget
-        tensors = _tensors(args, kwargs)
+        tensors = tensors_of(args, kwargs)
         versions = {id(t): version(t) for t in tensors}
         views = [(t, versions[id(t)]) for t in tensors if t._base is not None]
         with _LOCK:  # the warnings filters are process-wide (as in self._capture())
@@ -475,17 +469,6 @@ class Calls:
         except Exception as exc:
             raise _Failure(exc) from None
 
-
-
-def _tensors(args: tuple, kwargs: dict[str, Any]) -> list[torch.Tensor]:
-    """The tensors among a call's arguments, one level into lists and tuples."""
-    found = []
-    for value in (*args, *kwargs.values()) if kwargs else args:
-        if isinstance(value, torch.Tensor):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(v for v in value if isinstance(v, torch.Tensor))
-    return found
 
 
 _MISSING = object()

@@ -35,6 +35,17 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
     return []
 
 
+def tensors_of(args: tuple, kwargs: dict[str, Any]) -> list[torch.Tensor]:
+    """The tensors among a call's arguments, one level into lists and tuples."""
+    found = []
+    for value in (*args, *kwargs.values()) if kwargs else args:
+        if isinstance(value, Tensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, Tensor))
+    return found
+
+
 def python_size(value: Any, cap: int) -> int:
     """Size of nested lists/tuples/ranges, stopping once past ``cap``: one per scalar, and
     a string one per 8 characters (at least one).
@@ -688,12 +699,7 @@ class Budget:
             if not outputs:
                 return
         limits = self.limits
-        inputs = []
-        for value in (*args, *kwargs.values()) if kwargs else args:
-            if isinstance(value, Tensor):
-                inputs.append(value)
-            elif isinstance(value, (list, tuple)):
-                inputs.extend(tensors_in(value))
+        inputs = tensors_of(args, kwargs)
         self.objects += len(outputs)
         if self.objects > limits.tensor_objects:
             self.count_objects(0)

@@ -13,8 +13,8 @@ import torch
 
 from autoviz.autograd.catalog import version
 from autoviz.runner import allowlist as al
-from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING, _tensors
-from autoviz.runner.costs import python_size
+from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING
+from autoviz.runner.costs import python_size, tensors_of
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.values import (
     UserFunction,
@@ -218,7 +218,7 @@ class Statements:
     def _store_item(self, obj: Any, index: Any, value: Any, target: ast.Subscript) -> None:
         if isinstance(obj, torch.Tensor):
             args = (obj, index, value)
-            tensors = _tensors(args, {})
+            tensors = tensors_of(args, {})
             views = [(t, version(t)) for t in tensors if t._base is not None]
             parts = index if isinstance(index, tuple) else (index,)
             advanced = any(isinstance(p, (torch.Tensor, list, range)) for p in parts)
