@@ -18,9 +18,9 @@ from ui.text import code, code_block, one_line, plain
 # labels fill the boxes Graphviz laid out for them.
 _GRAPH_TEXT = ("[data-testid='stGraphVizChart'] svg g.node text{{font-size:{0}px !important}}"
                "[data-testid='stGraphVizChart'] svg g.edge text{{font-size:{1}px !important}}")
-PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}"
+PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:1.6rem}"
             + _GRAPH_TEXT.format(NODE_ATTRS["fontsize"], EDGE_ATTRS["fontsize"])
-            + ".av-title{font-size:1.75rem;font-weight:700;margin:0;padding:0.5rem 0}"
+            + ".av-title{font-size:1.6rem;font-weight:700;margin:0;padding:0.2rem 0}"
             ".av-title small{font-size:0.78em;font-weight:600}"
             ".st-key-stale_view{opacity:.55;filter:grayscale(.8)}"
             "@media (max-width:640px){.av-title{font-size:1.35rem}"
@@ -53,6 +53,7 @@ def run() -> None:
     state.init()
     state.load_link()
     s = st.session_state
+    s.rest_wanted = False  # this run is the whole page
     # slide mode (embedded in slides): the graph, the stepper and the step, nothing else
     slide = state.slide_mode()
     st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
@@ -90,8 +91,7 @@ def run() -> None:
             shown = _last_good_or_stop(s)
     # the graph and stepper are the last good program's, not the editor's: they say so
     s.stale_view = not ran or shown is not base
-    s.failing = (s.code, base.error.lineno) if ran and base.error is not None \
-        and base.error.lineno else None
+    s.failing = base.error.lineno if ran and base.error is not None else None
 
     if large:
         toggles, options = state.current_toggles(), None
@@ -139,7 +139,6 @@ def run() -> None:
             st.markdown("**Printed**")
             st.code(study.output, language=None)
     with bottom_left:
-        view.editor_section()
         if study is not shown:
             st.markdown("**The program with your toggles** (this is what is drawn):")
             st.code(study.source, language="python", line_numbers=True)
@@ -196,7 +195,8 @@ def _rest_soon() -> None:
 @st.fragment
 def stepping(study: Study, large: bool) -> None:
     """The graph, the stepper and the step: a step reruns only this part of the page."""
-    if st.session_state.get("rest_wanted"):  # the view drew the graph: now the whole page
+    # the view drew the graph, or the editor sent a program: now the whole page
+    if st.session_state.get("rest_wanted"):
         st.session_state.rest_wanted = False
         st.rerun(scope="app")
     holder = st.container(key="stale_view") if st.session_state.get("stale_view") else st
@@ -213,8 +213,8 @@ def stepping(study: Study, large: bool) -> None:
             view.error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
             dot = view.graph_section(study, k, large=large)
-        if not large:  # the program under its graph, then what the colours mean
-            programview.show(study, k, st.session_state.get("failing"))
+        if not (large or state.slide_mode()):  # the program under its graph, the legend
+            programview.show(study, k, st.session_state.code, st.session_state.get("failing"))
             if study.graph is not None and study.graph.nodes:
                 view.legend()
         if study.backward_error:

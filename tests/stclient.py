@@ -9,7 +9,8 @@ nothing is drawn here, so what is measured is the server.
     async with Session(base_url, query_string) as s:
         run = await s.rerun()            # the first run, like opening the page
         run = await s.click("next")      # a button, by its user key
-        run = await s.set_text("editor", "import torch\\n...")   # a text_area / text_input
+        run = await s.set_text("gradient", "torch.ones(3)")   # a text_area / text_input
+        run = await s.send("program_view", "code", "import torch\\n...")  # a component's event
         run.step, run.errors, run.duration, run.has(b"TanhBackward0")
 
 A button is clicked the way the browser does it: a ``trigger_value`` for the widget id the
@@ -21,6 +22,7 @@ keep their values on the server, as they do when the browser resends unchanged v
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -232,6 +235,18 @@ class Session:
         """Type ``value`` into the text_area / text_input keyed ``key`` and commit it."""
         widget = self.widget(key)
         return await self.rerun([WidgetState(id=widget.id, string_value=value)])
+
+    async def send(self, key: str, event: str, value: object) -> Run:
+        """What the custom component keyed ``key`` sends on ``setTriggerValue(event, value)``:
+        one JSON list of payloads for its trigger widget."""
+        widget = self.widget(key)
+        trigger = _make_trigger_id(widget.id, "events")
+        return await self.rerun([WidgetState(
+            id=trigger, json_trigger_value=json.dumps([{"event": event, "value": value}]))])
+
+    async def set_code(self, code: str) -> Run:
+        """Type ``code`` into the page's program editor and run it (Ctrl+Enter)."""
+        return await self.send("program_view", "code", code)
 
 
 # --- the real server -------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+import pagetest
 import pytest
+from pagetest import editor_text
 from streamlit.testing.v1 import AppTest
 
 from autoviz import worker
@@ -42,7 +44,7 @@ def table(at, column):
 
 
 def set_code(at, code):
-    at.text_area(key="editor").set_value(code).run()
+    pagetest.set_code(at, code)
     assert not at.exception
 
 
@@ -133,7 +135,7 @@ def test_expression_form_writes_the_program(app):
     assert "a = torch.tensor(2., requires_grad=True)" in code
     assert "c = torch.tensor(10.)" in code
     assert "out = (a * b + c) ** 2" in code
-    assert app.text_area(key="editor").value == code
+    assert editor_text(app) == code
     spec = dot(app)
     assert "PowBackward0" in spec and "out = (a * b + c) ** 2" in spec
     app.button(key="end").click().run()
@@ -352,7 +354,7 @@ def test_a_link_to_a_program_nested_too_deeply_to_parse_gets_its_error_and_the_e
     assert not at.exception, at.exception
     (error,) = errors(at)
     assert "nested too deeply" in error, error
-    assert at.text_area(key="editor").value.startswith("import torch")
+    assert editor_text(at).startswith("import torch")
 
 
 @pytest.mark.parametrize("quoted", [

@@ -102,6 +102,11 @@ def _link(server, **extra):
     return server + "/?" + urlencode(params)
 
 
+WHOLE = ".st-key-table"  # the tables, last on the page: the whole page is in
+# the program editor's textarea (in its component's shadow root)
+EDITOR_INPUT = ("[...document.querySelectorAll('*')].map(e => e.shadowRoot && "
+                "e.shadowRoot.querySelector('.pv-input')).find(Boolean)")
+
 FIRST_LOAD = """
 window.__first = {};
 const graphNow = () => {
@@ -115,9 +120,9 @@ document.addEventListener('DOMContentLoaded', () => new MutationObserver(() => {
   const f = window.__first;
   const side = document.querySelector('[data-testid=stSidebar]');
   if (side && side.innerText.includes('Loading…')) f.loadingSeen = true;
-  if (!f.editorAt && document.querySelector('textarea')) {
-    f.editorAt = performance.now();
-    f.svgThen = graphNow();  // the graph, when the editor first shows
+  if (!f.restAt && document.querySelector('.st-key-table')) {
+    f.restAt = performance.now();
+    f.svgThen = graphNow();  // the graph, when the rest (the tables) first shows
   }
 }).observe(document.body, {subtree: true, childList: true}));
 """
@@ -130,13 +135,13 @@ def test_the_graph_is_drawn_first_and_the_rest_of_the_page_follows(server, brows
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.add_init_script(FIRST_LOAD)
     page.goto(_link(server))
-    page.wait_for_selector("textarea", timeout=90_000)
+    page.wait_for_selector(WHOLE, timeout=90_000)
     page.get_by_text("Expression form").wait_for(timeout=30_000)  # the sidebar's
     page.get_by_text("Toggles").first.wait_for(timeout=30_000)
     page.wait_for_function("document.body.innerText.includes('Share and export')",
                            timeout=30_000)
     assert page.evaluate("window.__first.loadingSeen === true")  # the sidebar came later
-    assert page.evaluate("!!window.__first.svgThen"), "the editor showed before the graph"
+    assert page.evaluate("!!window.__first.svgThen"), "the rest showed before the graph"
     assert page.locator(VIEW).evaluate(
         "root => root.querySelector('svg') === window.__first.svgThen")
     assert page.locator(GRAPH).count() > 0
@@ -151,7 +156,7 @@ def test_a_link_to_a_failing_program_gets_the_whole_page_at_once(server, browser
     code = "import torch\na = torch.tensor([3.], require_grad=True)\n"
     page.goto(server + "/?" + urlencode(to_params(View(code=code))))
     page.get_by_text("Line 2 fails").wait_for(timeout=90_000)
-    page.wait_for_selector("textarea", timeout=30_000)  # the editor, to fix it
+    page.wait_for_selector(".pv-input", timeout=30_000)  # the editor, to fix it
     page.get_by_text("Expression form").wait_for(timeout=30_000)
     assert page.evaluate("!window.__first.loadingSeen")
     page.close()
@@ -299,7 +304,8 @@ STEP_NOW = """(root, act) => {
     else if (act === 'prev') document.querySelector('.st-key-prev button').click();
     else for (const type of ['keydown', 'keyup'])  // a whole key press, as a keyboard sends
         act.target().dispatchEvent(
-            new KeyboardEvent(type, {key: act.key, bubbles: true, cancelable: true}));
+            new KeyboardEvent(type, {key: act.key, bubbles: true, cancelable: true,
+                                        composed: true}));
     return {shown: root.dataset.shown, step: root.dataset.step,
             classes: Object.fromEntries([...root.querySelectorAll('g.node')].map(
                 g => [g.id, [...g.classList].filter(c => c !== 'node').sort().join(' ')])),
@@ -329,7 +335,7 @@ def test_a_step_shows_on_the_graph_before_the_server_answers(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(_link(server))  # the neuron, at step 2
     page.wait_for_selector(GRAPH, timeout=90_000)
-    page.wait_for_selector("textarea", timeout=60_000)  # the whole page is in
+    page.wait_for_selector(WHOLE, timeout=60_000)  # the whole page is in
     page.evaluate("document.activeElement && document.activeElement.blur()")
     seen = {2: _confirmed(page, 2)}  # step -> the state the server confirmed
     before = 2
@@ -343,7 +349,7 @@ def test_a_step_shows_on_the_graph_before_the_server_answers(server, browser):
         assert {"classes": early["classes"], "texts": early["texts"]} == seen[k], act
         before = k
     # arrows typed into the program editor move the cursor, not the step
-    typed = _step_now(page, ("ArrowRight", "document.querySelector('textarea')"))
+    typed = _step_now(page, ("ArrowRight", EDITOR_INPUT))
     assert typed["shown"] == "2" and typed["step"] == "2"
     # a stray key held down does not swallow the next arrow (the graph counts arrows itself)
     page.evaluate("document.body.dispatchEvent(new KeyboardEvent('keydown', "
@@ -359,7 +365,7 @@ def test_a_burst_of_key_presses_loses_none(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(_link(server))  # the neuron, at step 2
     page.wait_for_selector(GRAPH, timeout=90_000)
-    page.wait_for_selector("textarea", timeout=60_000)
+    page.wait_for_selector(WHOLE, timeout=60_000)
     page.evaluate("document.activeElement && document.activeElement.blur()")
     _confirmed(page, 2)
     for _ in range(5):
@@ -449,7 +455,7 @@ def test_a_step_does_not_send_the_picture_again_and_a_new_mount_gets_it(server, 
         "framereceived", lambda payload: frames.append(len(payload))))
     page.goto(server + "/?" + urlencode(to_params(View(code=deep.code, root=deep.root))))
     page.wait_for_selector(GRAPH, timeout=90_000)
-    page.wait_for_selector("textarea", timeout=60_000)  # the whole page is in
+    page.wait_for_selector(WHOLE, timeout=60_000)  # the whole page is in
     assert max(frames) > 300_000  # the picture came once
     page.evaluate("document.activeElement && document.activeElement.blur()")
     frames.clear()
@@ -471,7 +477,7 @@ def test_a_view_whose_script_never_runs_still_gets_the_rest_of_the_page(server, 
     page.goto(server + "/?fail_view=silent")
     page.get_by_text("Loading…").wait_for(timeout=90_000)  # the first, graph-only run
     # nothing says "drawn": the server's timer sends the rest
-    page.wait_for_selector("textarea", timeout=30_000)
+    page.wait_for_selector(WHOLE, timeout=30_000)
     page.get_by_text("Expression form").wait_for(timeout=30_000)
     page.close()
 
@@ -487,7 +493,7 @@ def test_when_the_interactive_view_fails_the_classic_chart_takes_over(server, br
     page.keyboard.press("ArrowRight")  # stepping goes on in the classic view
     page.wait_for_function("document.body.innerText.includes('Step 1 of 3')", timeout=30_000)
     # the view said "failed" instead of "drawn": the rest of the page came all the same
-    page.wait_for_selector("textarea", timeout=30_000)
+    page.wait_for_selector(WHOLE, timeout=30_000)
     page.get_by_text("Expression form").wait_for(timeout=30_000)
     page.close()
 
@@ -496,7 +502,7 @@ def test_on_a_phone_the_stepper_is_a_bar_at_the_bottom_of_the_screen(server, bro
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(_link(server))
     page.wait_for_selector(GRAPH, timeout=90_000)
-    page.wait_for_selector("textarea", timeout=60_000)
+    page.wait_for_selector(WHOLE, timeout=60_000)
     bar = page.locator(".st-key-stepper").bounding_box()
     graph = page.locator(VIEW).bounding_box()
     assert bar and graph and bar["y"] + bar["height"] <= 844 and bar["y"] > 700, bar
@@ -541,7 +547,12 @@ def test_the_program_is_on_screen_with_the_graph_and_the_step_and_they_point_at_
         assert box and box["y"] < 800 and box["x"] + box["width"] <= 1280, selector
     current = page.locator(".pv-line.current")
     assert current.count() == 1 and "x1*w1 + x2*w2" in current.inner_text()  # n's line
-    page.locator(".pv-line", has_text="torch.tanh(n)").first.click()
+    line = page.locator(".pv-line", has_text="torch.tanh(n)").first
+    line.scroll_into_view_if_needed()  # within the editor's box, if it scrolls
+    box = page.locator(".pv-root").bounding_box()
+    tanh = line.bounding_box()
+    assert box["y"] + box["height"] <= 800 and tanh["y"] + tanh["height"] <= 800  # on screen
+    page.mouse.click(tanh["x"] + 40, tanh["y"] + tanh["height"] / 2)  # the caret, on that line
     page.wait_for_function("() => [...document.querySelectorAll('*')].some(e => e.shadowRoot"
                            " && e.shadowRoot.querySelector('g.node.marked'))", timeout=30_000)
     marked = page.locator("g.node.marked")

@@ -9,8 +9,9 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from pagetest import set_code
 from streamlit.testing.v1 import AppTest
-from test_browser import GRAPH, VIEW, browser, server  # noqa: F401 - its fixtures, reused
+from test_browser import GRAPH, VIEW, WHOLE, browser, server  # noqa: F401 - its fixtures, reused
 
 from autoviz import worker
 from autoviz.drawing import layout
@@ -224,12 +225,11 @@ def test_a_hostile_link_program_gradient_and_parameters_show_no_markup():
 @pytest.mark.timeout(240)
 def test_an_error_that_quotes_a_users_string_and_the_toggles_show_no_markup():
     at = open_page({}, view="classic")
-    at.text_area(key="editor").set_value(
-        'import torch\nx = int("[x](http://evil.example) <img src=//evil.example/e>")\n'
-    ).run(timeout=30)
+    set_code(at, 'import torch\nx = int("[x](http://evil.example) <img src=//evil.example/e>")\n',
+             timeout=30)
     assert any("evil.example" in e.value for e in at.error)
     assert_no_markup(at)
-    at.text_area(key="editor").set_value(PROGRAM).run(timeout=30)
+    set_code(at, PROGRAM, timeout=30)
     at.multiselect(key="detach").set_value(["k_"]).run(timeout=30)  # before / after
     markdown = "\n".join(m.value for m in at.markdown)
     assert "Before / after" in "\n".join(h.value for h in at.subheader)
@@ -320,7 +320,7 @@ def test_in_a_browser_a_hostile_link_requests_nothing_from_another_host(
     try:
         page.goto(server + "/?" + urlencode(hostile_link()), timeout=90_000)
         page.wait_for_selector(GRAPH, timeout=90_000)
-        page.wait_for_selector("textarea", timeout=60_000)  # the whole page is in
+        page.wait_for_selector(WHOLE, timeout=60_000)  # the whole page is in
         page.wait_for_function(f"document.body.innerText.includes({HOSTILE!r})",
                                timeout=60_000)  # the printed line, as text
         page.wait_for_function(

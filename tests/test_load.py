@@ -123,7 +123,7 @@ async def drive(url, plan: Plan, foreign, opened=None):
             run = await s.rerun()
             if plan.via == "editor":
                 assert not run.errors, run.errors
-                run = await s.set_text("editor", plan.code)
+                run = await s.set_code(plan.code)
             check(run, 0, f"opening it ({plan.via})")
             if opened is not None:  # everyone holds their own program: step together now
                 waited = True
@@ -259,7 +259,7 @@ async def refuse(b, log):
     line, so each run's error box can be told from the last one's (and no cache helps)."""
     i = len(log) + 1
     code, line = REFUSED[i % len(REFUSED)]
-    run = await b.set_text("editor", "# pad\n" * i + code)
+    run = await b.set_code("# pad\n" * i + code)
     log.append(run)
     assert any(f"Line {i + line} is not allowed" in e for e in run.errors), run.errors
 
@@ -308,7 +308,7 @@ async def abuse(url):
                     await abuser
         # B: one heavy program within the caps (a new comment each time: no cache hit).
         # A keeps stepping while it runs.
-        heavy = asyncio.create_task(b.set_text("editor", HEAVY.format(nonce=time.time_ns())))
+        heavy = asyncio.create_task(b.set_code(HEAVY.format(nonce=time.time_ns())))
         while not heavy.done() or len(out["heavy"]) < 3:
             run = await step_a(a, plan, foreign)
             out["heavy"].append((run.sent + run.duration, run.duration))

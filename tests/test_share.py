@@ -128,11 +128,15 @@ def test_a_damaged_link_says_so_and_shows_the_default():
     assert "O = 5*a**2" in _drawn(at)
 
 
+def _editors(at):
+    return [e for e in at.get("bidi_component") if e.key == "program_view"]
+
+
 def test_projector_mode_has_big_type_and_minimal_controls():
     at = _app({"p": pack_program(SEED_NETWORK), "projector": "1"})
     svg = _drawn(at)  # laid out on the server with the projector's DOT attributes
     assert 'font-size="22.00"' in svg and 'stroke-width="2.5"' in svg
-    assert not at.text_area  # no editor, toggles or tables on the projector
+    assert not _editors(at)  # no editor, toggles or tables on the projector
     assert not at.multiselect
     at.button(key="next").click().run()
     assert "Step 1 of 6" in "\n".join(m.value for m in at.markdown)
@@ -246,7 +250,7 @@ def test_a_link_without_a_program_opens_the_landing_program_with_its_view():
 
 def test_slide_mode_shows_the_graph_the_stepper_and_the_step_only():
     at = _app({"p": pack_program(SEED_NETWORK), "slide": "1", "step": "2"})
-    assert not at.text_area and not at.multiselect  # no editor, no toggles
+    assert not _editors(at) and not at.multiselect  # no editor, no toggles
     assert not [m for m in at.markdown if "Share and export" in m.value]
     assert not at.sidebar.selectbox  # no presets
     assert "Step 2 of 6" in "\n".join(m.value for m in at.markdown)

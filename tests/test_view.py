@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pagetest import set_code
 from reference import fold_status, folded_frame, frame
 from streamlit.testing.v1 import AppTest
 
@@ -306,7 +307,7 @@ def test_a_selected_node_shows_its_details_and_its_step(page):
 
 
 def test_a_big_program_is_folded_and_show_all_lifts_the_budget(page):
-    page.text_area(key="editor").set_value(PRESETS["deep"].code).run()
+    set_code(page, PRESETS["deep"].code)
     captions = "\n".join(c.value for c in page.caption)
     assert "Showing 300 boxes for 1,003 nodes" in captions
     assert _view(page)["svg"].count('class="node"') == 300

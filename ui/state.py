@@ -30,7 +30,6 @@ def slide_mode() -> bool:
 
 DEFAULTS: dict[str, object] = {
     "code": PRESETS[DEFAULT].code,
-    "editor": PRESETS[DEFAULT].code,
     "preset": DEFAULT,
     "root": None,
     "gradient": "",
@@ -63,7 +62,6 @@ def init() -> None:
 def set_program(code: str, root: str | None = None) -> None:
     """A new program: forget everything derived from the old one's choices."""
     st.session_state.code = code
-    st.session_state.editor = code
     st.session_state.root = root
     st.session_state.gradient = ""
     st.session_state.selected_line = None

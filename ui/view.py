@@ -29,26 +29,13 @@ from ui import graphview
 from ui.state import current_toggles, reset_run, session_id
 from ui.text import code, code_block, plain
 
-GRAPH_HEIGHT = 470  # px: the landing graph fits a 1280x720 projector without scrolling
+GRAPH_HEIGHT = 420  # px: the landing graph at its full size, and the program below it at 1280x800
 PROJECTOR_HEIGHT = 560
 LEGEND = ("**Legend** — grey: `grad_fn` node · blue: leaf (`AccumulateGrad`) · thick border: "
           "the root · amber: the step now · green: done · dashed: gradient arriving · "
           "`None`: an input that needs no grad · arrows follow `next_functions`")
 INTERACTIVE_HELP = (" · drag to pan, wheel or pinch to zoom, double-click to fit · click a node "
                     "for its details, a folded box to expand it")
-
-
-def _apply_editor() -> None:
-    st.session_state.code = st.session_state.editor
-    st.session_state.step = 0
-    st.session_state.actions = ()
-
-
-def editor_section() -> str:
-    """The program itself: the single source of truth for what is drawn."""
-    st.text_area("Program (PyTorch)", key="editor", height=260, on_change=_apply_editor,
-                 help="Edit freely; press Ctrl+Enter (or click outside) to run it.")
-    return st.session_state.code
 
 
 def error_box(title: str, message: str) -> None:
