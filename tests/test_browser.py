@@ -563,3 +563,36 @@ def test_the_program_is_on_screen_with_the_graph_and_the_step_and_they_point_at_
                            ".textContent?.includes('x1*w1'))", timeout=30_000)
     assert "x1*w1" in page.locator(".pv-line.selected").inner_text()  # the Mul's line
     page.close()
+
+
+def test_the_editor_runs_what_is_typed_and_marks_the_line_that_fails(server, browser):
+    """Typing marks the editor "edited"; Ctrl+Enter runs it (the graph follows); a line that
+    fails is marked in the editor, and the graph of the last program that ran is stale."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server + "/")
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_selector(WHOLE, timeout=60_000)
+    editor = page.locator(".pv-input")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\nP = O * a")
+    assert page.locator(".pv-root.edited").count() == 1
+    assert "edited: not run yet" in page.locator(".pv-state").inner_text()
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("() => [...document.querySelectorAll('*')].some(e => e.shadowRoot"
+                           " && [...e.shadowRoot.querySelectorAll('g.node')].some("
+                           "g => g.textContent.includes('P = O * a')))", timeout=60_000)
+    assert page.locator(".pv-root.edited").count() == 0
+    lines = page.locator(".pv-line").all_inner_texts()
+    assert page.locator(".pv-no").count() == len(lines)  # a number per line
+    assert lines[-1].strip() == "P = O * a"
+    page.keyboard.type("\nQ = P.nope()")
+    page.keyboard.press("Control+Enter")
+    page.get_by_text(f"Line {len(lines) + 1} fails").wait_for(timeout=60_000)
+    failing = page.locator(".pv-line.failing")
+    failing.wait_for(timeout=30_000)
+    assert "Q = P.nope()" in failing.inner_text()
+    assert page.locator(".pv-no.failing").inner_text() == str(len(lines) + 1)
+    page.get_by_text("Stale:").wait_for(timeout=30_000)
+    assert page.locator(GRAPH, has_text="P = O * a").count() == 1  # the last good graph
+    page.close()
