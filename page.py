@@ -28,7 +28,9 @@ PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:1.6rem}"
             "background:var(--background-color,#fff);padding:.4rem .6rem;gap:.4rem;"
             "box-shadow:0 -2px 8px rgba(0,0,0,.18);justify-content:center}"
             "[data-testid='stMainBlockContainer']{padding-bottom:5rem}"
-            "[data-testid='stMainBlockContainer']{padding-top:3.5rem}}</style>")
+            "[data-testid='stMainBlockContainer']{padding-top:3.5rem}}"
+            # no keyboard hints on a touch screen
+            "@media (hover:none) and (pointer:coarse){.st-key-keys{display:none}}</style>")
 SLIDE_CSS = ("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
              "[data-testid='stExpandSidebarButton']{display:none}"
              "[data-testid='stMainBlockContainer']{padding:0.6rem 1rem;max-width:100%}</style>")
@@ -113,21 +115,15 @@ def run() -> None:
         _rest_soon()  # before the graph: should drawing it fail, the rest still comes
         s.rest_timer = True
         with top:
-            stepping(study, large)
+            stepping(study, large, shown, options)
         return
     s.pop("rest_timer", None)  # the whole page is here: the timer has nothing left to do
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     extras = bottom_right.container()
-    if options is not None:
-        with bottom_right:
-            st.markdown("#### Backward")
-            view.backward_section(shown)
-            st.markdown("#### Toggles")
-            view.toggles_section(options)
     for note in notes:
         st.caption(note)
     with top:
-        stepping(study, large)
+        stepping(study, large, shown, options)
     if large:
         return
     with extras:
@@ -193,13 +189,17 @@ def _rest_soon() -> None:
 
 
 @st.fragment
-def stepping(study: Study, large: bool) -> None:
-    """The graph, the stepper and the step: a step reruns only this part of the page."""
-    # the view drew the graph, or the editor sent a program: now the whole page
-    if st.session_state.get("rest_wanted"):
-        st.session_state.rest_wanted = False
+def stepping(study: Study, large: bool, shown: Study | None = None,
+             options: view.ToggleOptions | None = None) -> None:
+    """The graph, the program, the stepper and the step: a step reruns only this part of
+    the page. ``shown``/``options``: the program without toggles and what the toggles can
+    name in it (their menu sits over the editor); None in projector and slide mode."""
+    s = st.session_state
+    # the view drew the graph, or the editor or a toggle changed the program: the whole page
+    if s.get("rest_wanted"):
+        s.rest_wanted = False
         st.rerun(scope="app")
-    holder = st.container(key="stale_view") if st.session_state.get("stale_view") else st
+    holder = st.container(key="stale_view") if s.get("stale_view") else st
     if holder is not st:
         st.markdown("**Stale:** the graph and steps below are the last program that ran, "
                     "not the one in the editor.")
@@ -209,12 +209,17 @@ def stepping(study: Study, large: bool) -> None:
         k = view.stepper_section(n) if study.trace else 0
     dot = None
     with top_left:
-        if study.error is not None and study.source != st.session_state.code:
+        if study.error is not None and study.source != s.code:
             view.error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
             dot = view.graph_section(study, k, large=large)
-        if not (large or state.slide_mode()):  # the program under its graph, the legend
-            programview.show(study, k, st.session_state.code, st.session_state.get("failing"))
+    link = state.write_link()
+    full = not (large or state.slide_mode())
+    with top_left:
+        if full and shown is not None and options is not None and not s.get("graph_first"):
+            view.tools_row(shown, options, study, dot, link)
+        if full:  # the program under its graph, then what the colours mean
+            programview.show(study, k, s.code, s.get("failing"))
             if study.graph is not None and study.graph.nodes:
                 view.legend()
         if study.backward_error:
@@ -223,18 +228,11 @@ def stepping(study: Study, large: bool) -> None:
     with top_right:
         if study.trace is not None:
             view.step_panel(study, k, compact=large)
-            view.node_details(study)
+            view.node_details(study, options)
             if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(view.study_table(study, "leaf_grads"), hide_index=True)
-    link = state.write_link()
-    if large or st.session_state.get("graph_first") or state.slide_mode():
-        return  # projector, slide mode, or the rest of the page is on its way
-    with top_left:  # under the graph, where the step column is taller
-        st.markdown("#### Share and export")
-        view.share_section(link)
-        view.export_section(study, dot)
-
+                view.retained_section(study)
 
 if __name__ == "__main__":
     run()

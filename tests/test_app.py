@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pagetest
 import pytest
+import torch
 from pagetest import editor_text
 from streamlit.testing.v1 import AppTest
 
@@ -437,3 +438,68 @@ def test_a_last_good_graph_after_an_error_is_marked_stale(app):
     assert "O = 5*a**2" in dot(app)  # still drawn, dimmed
     set_code(app, "import torch\nb = torch.tensor([2.], requires_grad=True)\nB = b * 7\n")
     assert "**Stale:**" not in markdown(app)
+
+
+CHAIN = ("import torch\na = torch.tensor([2.], requires_grad=True)\nb = a * 3\n"
+         "c = b * b\n")
+
+
+def test_a_selected_nodes_tensor_takes_its_toggles_beside_it(app):
+    """Beside a node's details: .detach() here / retain_grad() for an intermediate, and
+    requires_grad off for a leaf; each edits the same list the Toggles menu does, and
+    the graph and gradients follow (torch's own: c = (3a)², dc/da = 18a = 36)."""
+    set_code(app, CHAIN)
+    app.button(key="end").click().run()
+    a = torch.tensor([2.], requires_grad=True)
+    ((a * 3) * (a * 3)).backward()  # torch, natively: the oracle
+    assert table(app, "leaf").set_index("leaf")["grad"]["a"] == f"[{a.grad.item():g}.]"
+    b = next(n for n in ("n0", "n1", "n2", "n3") if _select_node(app, n) == "b")
+    labels = {btn.key: btn.label for btn in app.button if btn.key and btn.key.startswith("node_")}
+    assert labels == {"node_detach": ".detach() here", "node_retain_grad": "retain_grad()"}
+    app.button(key="node_detach").click().run()
+    assert app.session_state.detach == ["b"] and app.multiselect(key="detach").value == ["b"]
+    assert "Leaves that now get `None`: `a`" in markdown(app)
+    assert "Toggles (1 on)" in [p.proto.popover.label for p in app.get("popover")]
+    app.multiselect(key="detach").set_value([]).run()  # undone in the menu
+    assert _select_node(app, b) == "b" and app.button(key="node_detach").label == (
+        ".detach() here")
+    app.button(key="node_retain_grad").click().run()
+    assert app.session_state.retain_grad == ["b"]
+    _select_node(app, b)
+    assert app.button(key="node_retain_grad").label == "undo retain_grad()"
+    app.button(key="node_retain_grad").click().run()
+    assert app.session_state.retain_grad == [] and "Before / after" not in markdown(app)
+    assert any(_select_node(app, n) == "a" for n in ("n0", "n1", "n2", "n3", "n4"))
+    assert {btn.key for btn in app.button if btn.key and btn.key.startswith("node_")} == {
+        "node_frozen"}
+    app.button(key="node_frozen").click().run()
+    assert app.session_state.frozen == ["a"]
+    assert "requires_grad=False" in "\n".join(c.value for c in app.code)
+
+
+def _select_node(at, node_id):
+    """Click node ``node_id``; the name of the tensor its details show (None: none)."""
+    at.session_state["selected"] = node_id
+    at.run()
+    head = next((m.value for m in at.markdown if m.value.startswith("**Selected:**")), "")
+    return head.rpartition("— `")[2].rstrip("`") if "— `" in head else None
+
+
+def test_retain_grad_shows_the_intermediates_grad_on_its_node_in_its_details_and_compared(app):
+    """retain_grad() on b: torch keeps b.grad (= dc/db = 2b = 12, torch's own number); the
+    page shows it after backward, in b's node note and details, and in the comparison."""
+    set_code(app, CHAIN)
+    app.multiselect(key="retain_grad").set_value(["b"]).run()
+    app.button(key="end").click().run()
+    a = torch.tensor([2.], requires_grad=True)
+    b = a * 3
+    b.retain_grad()
+    (b * b).backward()
+    kept = f"[{b.grad.item():g}.]"
+    assert f"- `b.grad` = `{kept}`" in markdown(app)
+    assert f"got {kept}, kept in .grad" in dot(app)
+    grads = table(app, "grad before").set_index("leaf")
+    assert grads.loc["b (retain_grad)", "grad before"] == "None"
+    assert grads.loc["b (retain_grad)", "grad after"] == kept
+    assert any(_select_node(app, n) == "b" for n in ("n0", "n1", "n2", "n3"))
+    assert f"`.grad` (kept by `retain_grad()`) after backward: `{kept}`" in markdown(app)

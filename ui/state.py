@@ -84,9 +84,11 @@ def session_id() -> str | None:
 
 
 def reset_run() -> None:
-    """Choices that change the recorded backward send the replay back to step 0."""
+    """Choices that change the recorded backward send the replay back to step 0, and the
+    whole page reruns (from a widget in the stepping fragment too)."""
     st.session_state.actions = ()
     st.session_state.step = 0
+    st.session_state.rest_wanted = True
 
 
 def _view() -> View:

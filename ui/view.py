@@ -69,6 +69,24 @@ def _pick_root() -> None:
     reset_run()
 
 
+def tools_row(shown: Study, options: ToggleOptions, study: Study,
+              dot: Callable[[], str] | None, link: str) -> None:
+    """Over the editor, next to what they change: the toggles (program rewrites), the
+    backward() call's arguments, and share / export."""
+    count = current_toggles().count()
+    row = st.container(horizontal=True, key="tools")
+    with row.popover(f"Toggles ({count} on)" if count else "Toggles",
+                     icon=":material/tune:", help="no_grad, .detach(), requires_grad, "
+                     "retain_grad(): each rewrites the program, and the graph follows"):
+        toggles_section(options)
+    with row.popover("backward()", icon=":material/undo:",
+                     help="Which tensor to call backward on, and its arguments"):
+        backward_section(shown)
+    with row.popover("Share and export", icon=":material/share:"):
+        share_section(link)
+        export_section(study, dot)
+
+
 ToggleOptions = tuple[list[str], list[str], list[tuple[int, str]]]
 
 
@@ -233,8 +251,9 @@ def _show_all() -> None:
     st.session_state.budget = 0
 
 
-def node_details(study: Study) -> None:
-    """The node clicked in the graph: what torch holds for it, and its step."""
+def node_details(study: Study, options: ToggleOptions | None = None) -> None:
+    """The node clicked in the graph: what torch holds for it, its step, and (given what
+    the toggles can name) the toggles for its tensor, here beside it."""
     node_id = st.session_state.get("selected")
     graph = study.graph
     if not node_id or graph is None or node_id not in graph.by_id:
@@ -263,9 +282,14 @@ def node_details(study: Study) -> None:
             facts.append(f"value: {code(tensor.value)}")
             if tensor.grad is not None:
                 facts.append(f"`.grad`: {code(tensor.grad)}")
+            elif tensor.retains_grad and tensor.name in study.retained:
+                facts.append(f"`.grad` (kept by `retain_grad()`) after backward: "
+                             f"{code(study.retained[tensor.name])}")
         facts += [f"{code(item.attr)} = {code('(freed)' if item.freed else item.value)}"
                   for item in node.saved]
         st.markdown("\n".join(f"- {f}" for f in facts if f))
+        if options is not None and tensor is not None and tensor.name:
+            _node_toggles(tensor.name, options)
         steps = study.trace.steps if study.trace else []
         ran = next((j for j, step in enumerate(steps, 1) if step.node_id == node_id), None)
         if ran is not None:
@@ -273,6 +297,31 @@ def node_details(study: Study) -> None:
                       icon=":material/my_location:")
         elif study.trace is not None:
             st.caption("The engine did not run this node in this backward.")
+
+
+# the toggles a node's tensor can take: (state key, label when off, label when on)
+_NODE_TOGGLES = (("detach", ".detach() here", "undo .detach()"),
+                 ("retain_grad", "retain_grad()", "undo retain_grad()"),
+                 ("frozen", "requires_grad off", "requires_grad on again"))
+
+
+def _node_toggles(name: str, options: ToggleOptions) -> None:
+    """Buttons that toggle this tensor (the same lists the Toggles menu edits)."""
+    intermediates, frozen_options, _ = options
+    offered = {"detach": name in intermediates, "retain_grad": name in intermediates,
+               "frozen": name in frozen_options}
+    row = st.container(horizontal=True)
+    for key, off, on in _NODE_TOGGLES:
+        if offered[key]:
+            active = name in st.session_state[key]
+            row.button(on if active else off, key=f"node_{key}", on_click=_toggle_name,
+                       args=(key, name), type="secondary", icon=":material/tune:")
+
+
+def _toggle_name(key: str, name: str) -> None:
+    held = list(st.session_state[key])
+    st.session_state[key] = [n for n in held if n != name] if name in held else held + [name]
+    reset_run()
 
 
 def _select(node_id: str | None) -> None:
@@ -285,6 +334,13 @@ def _no_graph(study: Study) -> str:
         return f"{code(root)} has no `grad_fn`: {plain(study.root_note)}."
     return (f"{code(root)} has no `grad_fn` and does not require grad: nothing in its history "
             "requires grad, so autograd recorded no graph.")
+
+
+def retained_section(study: Study) -> None:
+    """The intermediates that called ``retain_grad()``, and the ``.grad`` torch kept."""
+    if study.retained:
+        st.markdown("**Kept by `retain_grad()`**\n" + "\n".join(
+            f"- {code(name + '.grad')} = {code(grad)}" for name, grad in study.retained.items()))
 
 
 def no_gradient_section(study: Study) -> None:
@@ -310,7 +366,10 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
         start = trace.graph.node(trace.graph.roots[0]).name
         st.markdown(f"#### Step 0 of {n}: before backward\n"
                     f"{code(root + '.backward()')} will start at {code(start)} with {grad}. "
-                    "Press **Next ▶** (or →) to let torch's engine run one node.")
+                    "Press **Next ▶** to let torch's engine run one node.")
+        # keyboard hints: not on a touch screen (the page's CSS hides this container)
+        st.container(key="keys").caption("Keys: → next · ← back · Home / End: first / last "
+                                          "step · click a node for its details.")
         return
     step = trace.steps[k - 1]
     node = trace.graph.node(step.node_id)

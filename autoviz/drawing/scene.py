@@ -27,6 +27,8 @@ def done_note(trace: BackwardTrace, step: Step) -> str:
         before = node.tensor.grad if node.tensor else None
         return (f"grad {brief_of(received)}" if before is None
                 else f"grad += {brief_of(received)}")
+    if node.tensor is not None and node.tensor.retains_grad:  # retain_grad(): kept in .grad
+        return f"got {brief_of(received)}, kept in .grad"
     return f"got {brief_of(received)}"
 
 

@@ -26,6 +26,10 @@ class Toggles:
     def active(self) -> bool:
         return self.no_grad != "off" or bool(self.detach or self.frozen or self.retain)
 
+    def count(self) -> int:
+        """How many toggles are on (no_grad counts one)."""
+        return (self.no_grad != "off") + len(self.detach) + len(self.frozen) + len(self.retain)
+
 
 def _last_assignment(tree: ast.Module, name: str) -> ast.stmt | None:
     found = None

@@ -568,6 +568,8 @@ def freeze(study: Live) -> Study:
         leaves=tuple(leaves),
         grads={n: preview(t.grad) for n, t in tensors.items()
                if t.is_leaf and (t.requires_grad or t.grad is not None)},
+        retained={n: preview(t.grad) for n, t in tensors.items()
+                  if not t.is_leaf and t.retains_grad},
         first_grads=first, calls=calls, rules=rules_of(trace) if trace else (),
         no_gradient=no_gradient(study), root_note=root_note(study),
         tables=tables,

@@ -83,6 +83,8 @@ class Study:
     intermediates: tuple[str, ...] = ()  # named tensors with a grad_fn
     leaves: tuple[str, ...] = ()  # named leaves that require grad
     grads: dict[str, str] = field(default_factory=dict)  # named leaves' .grad, as shown
+    # named intermediates that retain_grad(), and their .grad after the recorded backward
+    retained: dict[str, str] = field(default_factory=dict)
     first_grads: dict[str, str] = field(default_factory=dict)  # leaves after the recorded one
     # after the backward: each leaf that requires grad (or did) and got no .grad, and why
     no_gradient: tuple[tuple[str, str], ...] = ()
@@ -130,10 +132,19 @@ def _node_labels(study: Study) -> list[str]:
     return labels
 
 
+def _retained(study: Study, other: Study) -> dict[str, str]:
+    """``study``'s retained intermediates' grads, labelled, for those either side keeps
+    (a side that does not says None)."""
+    names = list(study.retained) + [n for n in other.retained if n not in study.retained]
+    return {f"{n} (retain_grad)": study.retained.get(n, "None") for n in names}
+
+
 def compare(before: Study, after: Study) -> Comparison:
     """Compare the program without and with the toggles."""
     old, new = Counter(_node_labels(before)), Counter(_node_labels(after))
-    grads_before, grads_after = before.grads, after.grads
+    # leaves, then intermediates that retain_grad() (on either side)
+    grads_before = {**before.grads, **_retained(before, after)}
+    grads_after = {**after.grads, **_retained(after, before)}
     names = list(grads_before) + [n for n in grads_after if n not in grads_before]
     rows = tuple((n, grads_before.get(n, "None"), grads_after.get(n, "None")) for n in names)
     lost = tuple(n for n, b, a in rows if b != "None" and a == "None")
