@@ -66,8 +66,8 @@ def run() -> None:
     # (whose renderer is ~190 kB more for a first visitor's browser to fetch and run).
     st.html((PROJECTOR_CSS if large else PAGE_CSS + ("" if slide else TITLE))
             + (SLIDE_CSS if slide else ""))
-    if s.form_error:
-        view.error_box("That can't become a program", s.form_error)
+    if s.link_error:
+        view.error_box("That link can't become a program", s.link_error)
     if s.link_problems:
         # each names its parameter's value in a code span: on one line, so that no blank
         # line in a value can end the span

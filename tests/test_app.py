@@ -145,12 +145,38 @@ def test_expression_form_writes_the_program(app):
     assert grads["a"] == "-24." and grads["b"] == "16."
 
 
-def test_expression_form_rejects_a_bad_name(app):
-    app.text_input(key="expr_out").set_value("2out")
+@pytest.mark.parametrize("field, value, said", [
+    ("expr_out", "2out", "output name: '2out' is not a usable variable name"),
+    ("expr_out", "a", "output name: 'a' is already a leaf's name"),
+    ("expr_text", "(a * b +", "expression: "),
+    ("expr_text", "a * d", "expression: 'd' is not a leaf of the form (its leaves: a, b, c)"),
+    ("expr_text", "a\nimport os", "expression: must be one line"),
+    # torch's own error, on the line the expression became, names the field
+    ("expr_text", "a @ b", "expression: RuntimeError: both arguments to matmul need to be "
+                           "at least 1D"),
+])
+def test_expression_form_checks_its_input_and_names_the_field(app, field, value, said):
+    app.text_input(key=field).set_value(value)
     app.button(key="expr_go").click().run()
-    (error,) = errors(app)
-    assert "output name" in error and "'2out'" in error
+    (error,) = [e.value for e in app.sidebar.error]
+    assert said in error and "Not written" in error, error
+    assert not [e for e in app.main.error]  # said in the form, not over the graph
     assert "O = 5*a**2" in dot(app)  # what the user had stays
+    assert app.session_state.code.endswith("O = 5*a**2\n")
+
+
+def test_a_leaf_value_torch_refuses_is_traced_to_the_leaf_field():
+    """A value the form's pattern lets through but torch refuses: torch's error is on the
+    line that leaf became, and that line is the leaf's field."""
+    from autoviz.lesson.forms import Leaf, expression_program, field_of_line
+    from autoviz.lesson.lab import make_study
+
+    code = expression_program([Leaf("a", value="[1., [2.]]"), Leaf("b", value="2.")], "a * b")
+    study = make_study(code, "out")
+    assert study.error is not None and study.error.lineno
+    assert field_of_line(code, study.error.lineno) == "leaf a"
+    assert field_of_line(code, len(code.splitlines())) == "expression"
+    assert field_of_line(code, 1) is None  # import torch: no field wrote it
 
 
 def test_network_form_writes_the_program(app):
@@ -503,3 +529,12 @@ def test_retain_grad_shows_the_intermediates_grad_on_its_node_in_its_details_and
     assert grads.loc["b (retain_grad)", "grad after"] == kept
     assert any(_select_node(app, n) == "b" for n in ("n0", "n1", "n2", "n3"))
     assert f"`.grad` (kept by `retain_grad()`) after backward: `{kept}`" in markdown(app)
+
+
+def test_network_form_says_in_the_form_what_it_cannot_write(app):
+    app.number_input(key="net_out").set_value(1)
+    app.selectbox(key="net_loss").set_value("cross_entropy")
+    app.button(key="net_go").click().run()
+    (error,) = [e.value for e in app.sidebar.error]
+    assert "cross-entropy needs at least 2 outputs" in error and "Not written" in error
+    assert "O = 5*a**2" in dot(app)

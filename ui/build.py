@@ -14,10 +14,14 @@ from autoviz.lesson.forms import (
     Leaf,
     Network,
     expression_program,
+    field_of_line,
     network_program,
 )
+from autoviz import worker
 from autoviz.lesson.presets import PRESETS
 from ui.state import set_program
+from ui.studies import cached_study
+from ui.text import code_block
 
 _LEAVES = pd.DataFrame([
     {"name": "a", "init": "value", "value": "2.", "requires_grad": True, "dtype": "float32"},
@@ -54,16 +58,32 @@ def presets_section() -> None:
 
 
 def _submit_expression(table: pd.DataFrame) -> None:
+    s = st.session_state
+    s.form_error = None
     try:
         leaves = [Leaf(str(r["name"]), str(r["init"]), str(r["value"]),
                        bool(r["requires_grad"]), str(r["dtype"]))
                   for r in table.to_dict("records") if str(r.get("name") or "").strip()]
-        code = expression_program(leaves, st.session_state.expr_text,
-                                  st.session_state.expr_out)
+        code = expression_program(leaves, s.expr_text, s.expr_out)
+        _check_runs(code, s.expr_out.strip())
     except FormError as exc:
-        st.session_state.form_error = f"Expression form: {exc}"
+        s.form_error = ("expression", str(exc))  # shown in the form; the program stays
         return
-    set_program(code, st.session_state.expr_out.strip())
+    set_program(code, s.expr_out.strip())
+
+
+def _check_runs(code: str, root: str) -> None:
+    """Run the form's program first: torch's error on a line the form wrote from a field
+    (a value torch refuses, an expression whose shapes do not fit) names that field."""
+    try:
+        study = cached_study(code, root, "", True, ())
+    except worker.JobFailed:
+        return  # the server is busy: the page runs it, and says what it says
+    error = study.error
+    if error is not None and error.lineno:
+        field = field_of_line(code, error.lineno)
+        if field:
+            raise FormError(f"{field}: {error.message}")
 
 
 def expression_section() -> None:
@@ -80,6 +100,15 @@ def expression_section() -> None:
         st.text_input("Expression", value="(a * b + c) ** 2", key="expr_text")
         st.text_input("Output name", value="out", key="expr_out")
         st.button("Write program", key="expr_go", on_click=_submit_expression, args=(table,))
+        _form_error("expression")
+
+
+def _form_error(form: str) -> None:
+    """This form's last error, under its button (the program was left as it was)."""
+    error = st.session_state.get("form_error")
+    if isinstance(error, tuple) and error[0] == form:
+        st.error(f"**Not written:** your program was left as it was.\n\n"
+                 f"{code_block(error[1])}", icon="⚠️")
 
 
 def _submit_network() -> None:
@@ -88,7 +117,7 @@ def _submit_network() -> None:
         code = network_program(Network(int(s.net_in), int(s.net_out), int(s.net_batch),
                                        s.net_act, s.net_loss, int(s.net_seed)))
     except FormError as exc:
-        s.form_error = f"Network form: {exc}"
+        s.form_error = ("network", str(exc))
         return
     set_program(code, "loss")
 
@@ -106,3 +135,4 @@ def network_section() -> None:
             "cross_entropy": "cross-entropy"}[v])
         st.number_input("Seed", 0, 2**31 - 1, 0, key="net_seed")
         st.button("Write program", key="net_go", on_click=_submit_network)
+        _form_error("network")

@@ -42,7 +42,8 @@ DEFAULTS: dict[str, object] = {
     "frozen": [],
     "retain_grad": [],
     "last_good": PRESETS[DEFAULT].code,
-    "form_error": None,
+    "form_error": None,  # (form, message): the form's input could not become a program
+    "link_error": None,  # the link could not be read at all
     "show_saved": False,
     "projector": False,
     "view": "interactive",  # or "classic": Streamlit's graphviz chart, laid out in the browser
@@ -109,7 +110,7 @@ def load_link() -> None:
     try:
         view = from_params(st.query_params.to_dict(), default=PRESETS[DEFAULT].code)
     except LinkError as exc:
-        s.form_error = f"This link could not be read ({exc}); showing the default program."
+        s.link_error = f"This link could not be read ({exc}); showing the default program."
         return
     if view is None:
         return

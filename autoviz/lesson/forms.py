@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass
@@ -73,15 +74,49 @@ def expression_program(leaves: list[Leaf], expression: str, output: str = "out",
     if len(set(names)) != len(names):
         raise FormError("two leaves have the same name")
     output = _check_name(output, "output name")
-    expression = expression.strip()
-    if not expression or "\n" in expression:
-        raise FormError("the expression must be one line, e.g. (a * b + c).sum()")
+    if output in names:
+        raise FormError(f"output name: {output!r} is already a leaf's name")
+    expression = _check_expression(expression, names)
     lines = ["import torch", ""]
     if seed is not None and any(leaf.init in ("randn", "rand") for leaf in leaves):
         lines.append(f"torch.manual_seed({int(seed)})")
     lines += [_leaf_line(leaf, i + 1) for i, leaf in enumerate(leaves)]
     lines.append(f"{output} = {expression}")
     return "\n".join(lines) + "\n"
+
+
+def _check_expression(expression: str, names: list[str]) -> str:
+    """The expression, checked here so that its error names the field, not a line of a
+    program the user never typed: one line, Python syntax, only the leaves' names (and
+    ``torch``, ``F``) as variables."""
+    expression = expression.strip()
+    if not expression or "\n" in expression or "\r" in expression:
+        raise FormError("expression: must be one line, e.g. (a * b + c).sum()")
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError as exc:
+        where = f" at column {exc.offset}" if exc.offset else ""
+        raise FormError(f"expression: {exc.msg}{where} of {expression!r}") from None
+    known = {*names, "torch", "F"}
+    unknown = sorted({node.id for node in ast.walk(tree)
+                      if isinstance(node, ast.Name) and node.id not in known})
+    if unknown:
+        raise FormError(f"expression: {', '.join(map(repr, unknown))} "
+                        f"{'is not a leaf' if len(unknown) == 1 else 'are not leaves'} of the "
+                        f"form (its leaves: {', '.join(names)})")
+    return expression
+
+
+def field_of_line(code: str, lineno: int) -> str | None:
+    """Which field of the expression form wrote line ``lineno`` of its ``code``: "leaf
+    NAME" or "expression" (None: a line the form always writes)."""
+    lines = code.splitlines()
+    if not 1 <= lineno <= len(lines):
+        return None
+    if lineno == len(lines):
+        return "expression"
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*) = torch\.", lines[lineno - 1])
+    return f"leaf {match.group(1)}" if match else None
 
 
 @dataclass(frozen=True)
