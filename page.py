@@ -11,6 +11,7 @@ from autoviz.drawing.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTR
 from autoviz.lesson.edits import Toggles, apply_toggles
 from autoviz.lesson.study import Study, compare
 from ui import build, programview, state, view
+from ui.numeric import numeric_section
 from ui.studies import cached_study
 from ui.text import code, code_block, one_line, plain
 
@@ -233,6 +234,8 @@ def stepping(study: Study, large: bool, shown: Study | None = None,
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
                 st.dataframe(view.study_table(study, "leaf_grads"), hide_index=True)
                 view.retained_section(study)
+                if not (large or state.slide_mode()):  # autograd's beside the numbers
+                    numeric_section(study.source, study.root, study.gradient_code)
 
 if __name__ == "__main__":
     run()

@@ -25,12 +25,18 @@ except ImportError:  # pragma: no cover - the wheel is in requirements.txt
 
 from autoviz.drawing import layout  # noqa: E402
 from autoviz.lesson.lab import make_study  # noqa: E402
+from autoviz.lesson.numeric import finite_differences  # noqa: E402
 from autoviz.runner.limits import Limits  # noqa: E402
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
           actions: tuple[str, ...], where: Any = None, limits: Limits | None = None) -> Any:
     return make_study(source, root, gradient, retain, actions, where, limits)
+
+
+def numeric(source: str, root: str | None, gradient: str | None, where: Any = None,
+            limits: Limits | None = None) -> Any:
+    return finite_differences(source, root, gradient, limits, where)
 
 
 def lay_out(dot: str) -> str:
@@ -41,10 +47,14 @@ def render(dot: str, fmt: str) -> bytes:
     return layout.render(dot, fmt)
 
 
-JOBS: dict[str, Callable[..., Any]] = {"study": study, "layout": lay_out, "render": render}
+JOBS: dict[str, Callable[..., Any]] = {"study": study, "numeric": numeric,
+                                       "layout": lay_out, "render": render}
 # Bytes a job may write to files: none for a program; pygraphviz reads DOT text through a
 # temporary file, which goes to the job's own folder (removed by the parent afterwards).
-FILE_BYTES: dict[str, int] = {"study": 0, "layout": 64 * 2**20, "render": 64 * 2**20}
+FILE_BYTES: dict[str, int] = {"study": 0, "numeric": 0, "layout": 64 * 2**20,
+                              "render": 64 * 2**20}
+# Jobs that run a program: they keep ``where`` at its line and take the pool's Limits
+PROGRAM_JOBS = frozenset({"study", "numeric"})
 
 
 def _vm_size() -> int:
@@ -87,7 +97,7 @@ def child(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
     ``where``: a shared value a program job keeps at the line it runs."""
     try:
         confine(limits, folder, FILE_BYTES[kind])
-        if kind == "study":  # the runner's caps are the pool's too: one Limits
+        if kind in PROGRAM_JOBS:  # the runner's caps are the pool's too: one Limits
             args = (*args, where, limits)
         outcome: tuple[str, Any] = ("ok", JOBS[kind](*args))
     except MemoryError:

@@ -39,8 +39,10 @@ _ALLOWED = {
         "Contribution", "Step", "BackwardTrace")
 } | {
     ("autoviz.lesson.study", name) for name in ("Study", "Pass", "ManualCall", "Table")
+} | {
+    ("autoviz.lesson.numeric", name) for name in ("NumericCheck", "LeafCheck")
 } | {("autoviz.runner.errors", "_rebuild")}
-_ANSWERS = {"study": "Study", "layout": "str", "render": "bytes"}
+_ANSWERS = {"study": "Study", "numeric": "NumericCheck", "layout": "str", "render": "bytes"}
 # The largest answer the page takes: the Long chain preset (10,001 nodes) sends 7.6 MB, and
 # unpickling costs the server ~50 ms a MB of its GIL; past this a graph is too big to show.
 MAX_ANSWER_BYTES = 32 * 2**20
@@ -74,7 +76,8 @@ class _Answer(pickle.Unpickler):
 
 
 def _what(kind: str) -> str:
-    return {"study": "the program", "layout": "laying out the graph",
+    return {"study": "the program", "numeric": "the finite-difference check",
+            "layout": "laying out the graph",
             "render": "drawing the export"}.get(kind, kind)
 
 
@@ -309,6 +312,13 @@ def study(source: str, root: str | None, gradient: str | None, retain: bool,
     """:func:`autoviz.lesson.lab.make_study` in a worker: a :class:`~autoviz.lesson.study.Study`."""
     return pool().run("study", source, root, gradient, retain, actions, session=session,
                       wait=wait)
+
+
+def numeric(source: str, root: str | None, gradient: str | None,
+            session: str | None = None) -> Any:
+    """:func:`autoviz.lesson.numeric.finite_differences` in a worker: a
+    :class:`~autoviz.lesson.numeric.NumericCheck`."""
+    return pool().run("numeric", source, root, gradient, session=session)
 
 
 def lay_out(dot: str) -> str:

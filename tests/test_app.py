@@ -538,3 +538,17 @@ def test_network_form_says_in_the_form_what_it_cannot_write(app):
     (error,) = [e.value for e in app.sidebar.error]
     assert "cross-entropy needs at least 2 outputs" in error and "Not written" in error
     assert "O = 5*a**2" in dot(app)
+
+
+def test_at_the_last_step_the_page_checks_autograd_against_finite_differences(app):
+    """Beside the leaf gradients: the finite-difference check of the landing program,
+    d(5a²)/da at a = 3 both ways (torch's autograd as the oracle: 30)."""
+    app.button(key="end").click().run()
+    app.button(key="numeric_check").click().run()
+    a = torch.tensor([3.], dtype=torch.float64, requires_grad=True)
+    (5 * a ** 2).sum().backward()
+    check = table(app, "numerical").set_index("leaf")
+    assert check.loc["a", "autograd"] == f"{a.grad.item():g}"
+    assert abs(float(check.loc["a", "numerical"]) - a.grad.item()) < 1e-4
+    assert check.loc["a", "check"] == "✓"
+    assert any("agree for every leaf" in s.value for s in app.success)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from autoviz import worker
 from autoviz.lesson.forms import (
     ACTIVATIONS,
     DTYPES,
@@ -17,7 +18,6 @@ from autoviz.lesson.forms import (
     field_of_line,
     network_program,
 )
-from autoviz import worker
 from autoviz.lesson.presets import PRESETS
 from ui.state import set_program
 from ui.studies import cached_study

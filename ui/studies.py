@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 
 from autoviz import worker
+from autoviz.lesson.numeric import NumericCheck
 from autoviz.lesson.study import Study
 from autoviz.runner.errors import ProgramError
 from ui.state import session_id
@@ -88,6 +89,46 @@ def cached_study(source: str, root: str | None, gradient: str, retain: bool,
 
 
 def clear() -> None:
-    """Forget every kept study (the next run of each program makes it again)."""
+    """Forget every kept study and check (the next run of each program makes it again)."""
     with _lock:
         _kept.clear()
+        _numeric.clear()
+
+
+NumericKey = tuple[str, str | None, str | None]
+NUMERIC_KEPT = 256  # finite-difference checks kept (each a few kB: 64 numbers, the notes)
+_numeric: OrderedDict[NumericKey, NumericCheck] = OrderedDict()
+_numeric_running: dict[NumericKey, threading.Lock] = {}
+
+
+def cached_numeric(source: str, root: str | None, gradient: str | None) -> NumericCheck:
+    """The finite-difference check of this program, root and gradient, made once in a
+    worker (:func:`autoviz.lesson.numeric.finite_differences`) and kept for every session;
+    a check its worker had to stop gives a NumericCheck holding that error. Raises
+    :class:`autoviz.worker.JobFailed` when the server cannot run it now (busy)."""
+    key: NumericKey = (source, root, gradient or None)
+    with _lock:
+        found = _numeric.get(key)
+        if found is not None:
+            _numeric.move_to_end(key)
+            return found
+        running = _numeric_running.setdefault(key, threading.Lock())
+    with running:  # another session checking the same program: wait for it, then take it
+        with _lock:
+            found = _numeric.get(key)
+        if found is not None:
+            return found
+        try:
+            check = worker.numeric(source, root, gradient or None, session_id())
+        except worker.JobFailed as exc:
+            if exc.transient:
+                raise
+            check = NumericCheck(source, root, gradient or None, error=exc.message)
+        finally:
+            with _lock:
+                _numeric_running.pop(key, None)
+        with _lock:
+            _numeric[key] = check
+            while len(_numeric) > NUMERIC_KEPT:
+                _numeric.popitem(last=False)
+        return check

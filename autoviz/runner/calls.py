@@ -94,6 +94,8 @@ class Calls:
                 self._check_method(args[0], func.short, args[1:], kwargs)
             if func.category != al.RANDOM:
                 return self._op(func.target, args, kwargs, func.category, node, func.name)
+            if self.rerun is not None and not self.seeded:
+                self.rerun.unseeded = True
             try:
                 return self._op(func.target, args, {**kwargs, "generator": self.generator},
                                 func.category, node, func.name)
@@ -222,6 +224,7 @@ class Calls:
             # the program's own generator: same numbers as torch.manual_seed gives natively,
             # without touching the process-wide generator other sessions use.
             self._fail_safe(self.generator.manual_seed, *args, **kwargs)
+            self.seeded = True
             return None
         if name == "is_grad_enabled":
             return torch.is_grad_enabled()
@@ -363,6 +366,9 @@ class Calls:
         budget = self.budget
         tensors = tensors_of(args, kwargs)
         versions = {id(t): version(t) for t in tensors}
+        rerun = self.rerun
+        wanted = None if rerun is None or rerun.on_leaf is None else \
+            {id(t) for t in tensors if t.requires_grad}  # before: see _new_leaves
         views = [(t, versions[id(t)]) for t in tensors if t._base is not None]
         with _LOCK:  # the warnings filters are process-wide (as in self._capture())
             saved, caught = _start_capture()
@@ -384,7 +390,17 @@ class Calls:
                                "cannot hold")
         self._observed(tensors_in(result), tensors, views, node)
         self._note_cuts(name, args, kwargs, tensors, result)
+        if wanted is not None:
+            self._new_leaves(tensors_in(result), wanted)
         return result
+
+    def _new_leaves(self, outputs: list[torch.Tensor], wanted: set[int]) -> None:
+        """Show the rerun's hook each output that has just become a leaf that requires
+        grad (``wanted``: the inputs that required grad before the op)."""
+        for out in outputs:
+            if out.requires_grad and out.is_leaf and id(out) not in wanted:
+                wanted.add(id(out))  # a tensor returned twice is one leaf
+                self.rerun.on_leaf(out, self.budget.lineno)
 
     def _note_cuts(self, name: str, args: tuple, kwargs: dict[str, Any],
                    tensors: list[torch.Tensor], result: Any) -> None:

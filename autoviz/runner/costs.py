@@ -443,7 +443,6 @@ _BOOL_RESULTS = frozenset(
 _REDUCTIONS = frozenset("sum mean prod std var norm logsumexp amax amin all any "
                         "count_nonzero nansum argmax argmin max min median mode kthvalue "
                         "topk".split())
-_DEFAULT = torch.get_default_dtype()  # programs cannot change it
 _FLOAT32 = torch.float32
 _SHORT: dict[str, str] = {}  # "torch.sum" -> "sum"
 
@@ -468,7 +467,7 @@ def result_itemsize(name: str, inputs: list[Tensor], values: tuple) -> int:
     elif short == "full" and len(values) > 1 and isinstance(values[1], (bool, int)):
         dtype = torch.bool if isinstance(values[1], bool) else torch.int64
     else:
-        dtype = _DEFAULT
+        dtype = torch.get_default_dtype()  # programs cannot change it; a float64 rerun does
     size = dtype.itemsize
     if any(v.__class__ is complex for v in values) and not dtype.is_complex:
         size = max(2 * size, 8)
@@ -480,7 +479,7 @@ def result_itemsize(name: str, inputs: list[Tensor], values: tuple) -> int:
         elif short not in _KEEPS_INTEGERS and name != "item assignment":
             size = max(size, 8)
         elif any(v.__class__ is float for v in values):
-            size = max(size, _DEFAULT.itemsize)
+            size = max(size, torch.get_default_dtype().itemsize)
     if short in _INDEX_RESULTS:
         size = max(size, 8)
     return size

@@ -10,6 +10,7 @@ called or looked into but never stored, passed or printed.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -22,13 +23,34 @@ from autoviz.runner.statements import Statements
 from autoviz.runner.values import _SEEDS, _Module
 
 
+@dataclass
+class Rerun:
+    """How a check that runs a program again and again (the finite differences of
+    :mod:`autoviz.lesson.numeric`) keeps every run the same but for what it changes.
+
+    ``seed`` starts the program's random generator instead of fresh entropy (a program's
+    own ``torch.manual_seed`` still reseeds it), so every run draws the same numbers.
+    ``on_leaf(tensor, lineno)`` is called each time a tensor becomes a leaf that requires
+    grad (made with ``requires_grad=True``, or by ``.requires_grad_()`` or
+    ``.requires_grad = True``), before the program can use it; it may change the tensor's
+    values. The run sets ``unseeded`` when the program drew random numbers before seeding
+    its generator itself (its numbers on the page were another draw)."""
+
+    seed: int = 0
+    on_leaf: Callable[[torch.Tensor, int | None], None] | None = None
+    unseeded: bool = False
+
+
 class Interpreter(Statements, Expressions, Calls, Output):
     """Interprets one checked program tree into a :class:`~autoviz.runner.program.Program`."""
 
-    def __init__(self, program: Any, limits: Any, where: Any = None) -> None:
+    def __init__(self, program: Any, limits: Any, where: Any = None,
+                 rerun: Rerun | None = None) -> None:
         self.program = program
         self.limits = limits
         self.where = where  # .value: the line being run (see run_program)
+        self.rerun = rerun
+        self.seeded = False  # the program called torch.manual_seed
         self.budget = Budget(limits)
         self.globals: dict[str, Any] = program.namespace
         self.modules: dict[str, _Module] = {}
@@ -45,10 +67,11 @@ class Interpreter(Statements, Expressions, Calls, Output):
     def generator(self) -> torch.Generator:
         """The program's own random generator, seeded afresh (made on first use; 64 random
         bits as ``Generator.seed()`` takes, without a read of the system's entropy each
-        time)."""
+        time; a rerun's own seed, see :class:`Rerun`)."""
         if self._generator is None:
             self._generator = torch.Generator()
-            self._generator.manual_seed(_SEEDS.getrandbits(64))
+            self._generator.manual_seed(_SEEDS.getrandbits(64) if self.rerun is None
+                                        else self.rerun.seed)
         return self._generator
 
 

@@ -17,7 +17,7 @@ from autoviz.autograd.backward import BackwardTrace
 from autoviz.autograd.catalog import Catalog
 from autoviz.runner.checks import check_tree
 from autoviz.runner.errors import ProgramError
-from autoviz.runner.interp import Interpreter
+from autoviz.runner.interp import Interpreter, Rerun
 from autoviz.runner.limits import Limits
 
 _DEFAULT_LIMITS = Limits()
@@ -72,13 +72,16 @@ def _parse(source: str, limits: Limits) -> ast.Module:
     return tree
 
 
-def run_program(source: str, limits: Limits | None = None, *, where: Any = None) -> Program:
+def run_program(source: str, limits: Limits | None = None, *, where: Any = None,
+                rerun: Rerun | None = None) -> Program:
     """Run ``source`` (a small PyTorch program) safely and return what it left behind.
 
     Raises :class:`ProgramError` (with ``.lineno``) when the program is refused or fails;
     nothing else escapes. ``where``: an object whose ``.value`` gets the line about to run
     before each statement (a shared value, so that whoever watches this process knows the
-    line it was on should it die in torch).
+    line it was on should it die in torch). ``rerun``: a run that must draw the same
+    random numbers as the last, and whose new leaves are shown to a hook (see
+    :class:`~autoviz.runner.interp.Rerun`).
     """
     limits = limits or _DEFAULT_LIMITS
     if not isinstance(source, str):
@@ -86,7 +89,7 @@ def run_program(source: str, limits: Limits | None = None, *, where: Any = None)
     tree = _parse(source, limits)
     program = Program(source=source)
     try:
-        Interpreter(program, limits, where).run(tree)
+        Interpreter(program, limits, where, rerun).run(tree)
     except ProgramError:
         raise
     except RecursionError:

@@ -238,10 +238,14 @@ class Statements:
     def _store_attribute(self, obj: Any, attr: str, value: Any) -> None:
         if not isinstance(obj, torch.Tensor):
             raise self._refuse(f"cannot set .{attr} on {_describe(obj)}")
+        wanted = obj.requires_grad
         with self._capture():
             self._fail_safe(setattr, obj, attr, value)
         if attr == "requires_grad" and value is False:
             self.program.catalog.cut("off", obj, self.budget.lineno)
+        if self.rerun is not None and self.rerun.on_leaf is not None and not wanted \
+                and obj.requires_grad and obj.is_leaf:
+            self.rerun.on_leaf(obj, self.budget.lineno)  # a new leaf (see Rerun)
 
     def _unpack(self, value: Any, count: int) -> list[Any]:
         if not isinstance(value, (list, tuple, torch.Tensor, torch.Size, range, _Lazy)):
