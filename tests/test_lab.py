@@ -4,6 +4,7 @@ import ast
 import re
 
 import pytest
+import torch
 
 from autoviz.lesson.lab import CALLED_STEPS, make_study
 from autoviz.lesson.presets import PRESETS
@@ -344,3 +345,44 @@ def test_leaves_kept_only_in_a_list_are_named_after_it(backward):
     names = sorted(n.tensor.name for n in study.graph.nodes if n.kind == "leaf")
     assert names == ["params[0]", "params[1]", "params[2]"]
     assert "params[0].grad" in " ".join(c.result for c in study.calls)
+
+
+def test_tensors_made_in_a_loop_are_named_with_the_loops_index():
+    """Each pass's ``h`` and ``w`` are named after the variable and the index (the last
+    pass's keep their own names), the unnamed leaf inside ``w = randn(...) / 3`` after
+    the variable it went into; torch's graph (walked natively) is the oracle for which
+    node is which pass."""
+    code = ("import torch\ntorch.manual_seed(0)\nh = torch.randn(2, 3)\n"
+            "for i in range(3):\n"
+            "    w = torch.randn(3, 3, requires_grad=True) / 3\n"
+            "    h = torch.tanh(h @ w)\n"
+            "loss = h.sum()\n")
+    study = make_study(code, "loss")
+    labels = {n.id: n.tensor.name for n in study.graph.nodes if n.tensor is not None}
+    tanhs = [n for n in study.graph.nodes if n.name == "TanhBackward0"]
+    assert [labels[n.id] for n in tanhs] == ["h", "h (i=1)", "h (i=0)"]
+    divs = [n for n in study.graph.nodes if n.name == "DivBackward0"]
+    assert [labels[n.id] for n in divs] == ["w", "w (i=1)", "w (i=0)"]
+    leaves = [n for n in study.graph.nodes if n.kind == "leaf"]
+    assert [labels[n.id] for n in leaves] == [
+        "leaf of w (i=2)", "leaf of w (i=1)", "leaf of w (i=0)"]
+    assert {n.tensor.lineno for n in leaves} == {5}  # the line that made them
+    # native torch: the nodes in the same order, the passes from the root down
+    torch.manual_seed(0)
+    h = torch.randn(2, 3)
+    made = []
+    for _ in range(3):
+        w = torch.randn(3, 3, requires_grad=True)
+        made.append(w)
+        h = torch.tanh(h @ (w / 3))
+    h.sum().backward()
+    by_leaf = {row[0]: row[2] for row in study.tables["leaf_grads"].rows}
+    for i, w in enumerate(made):  # each pass's leaf got that pass's gradient
+        shown = torch.tensor(ast.literal_eval(by_leaf[f"leaf of w (i={i})"]))
+        assert torch.allclose(shown, w.grad, rtol=1e-3, atol=1e-4), i
+    # a list's names still win where the list is all that keeps them
+    listed = make_study("import torch\nparams = []\nfor i in range(2):\n"
+                        "    w = torch.ones(2, requires_grad=True)\n    params.append(w)\n"
+                        "loss = (params[0] * params[1]).sum()\n", "loss")
+    assert sorted(n.tensor.name for n in listed.graph.nodes if n.kind == "leaf") == [
+        "params[0]", "w"]

@@ -56,6 +56,9 @@ class Catalog:
     cuts: dict[int, tuple[str, int | None, torch.Tensor]] = field(default_factory=dict)
     # id(view) -> (the version at which torch last set its grad_fn, the view)
     fresh: dict[int, tuple[int, torch.Tensor]] = field(default_factory=dict)
+    # id -> its name with the loop's index, given in a loop (``h (i=3)``): shown once no
+    # name holds the tensor any more (the ``h`` of each pass of ``h = h * 2``)
+    loop_names: dict[int, str] = field(default_factory=dict)
 
     def cut(self, how: str, tensor: torch.Tensor, lineno: int | None) -> None:
         """Note the first time ``tensor``'s history was cut, and how."""
@@ -120,7 +123,28 @@ class Catalog:
         for name in reversed(names):
             if self.current.get(name) == key:
                 return name
-        return names[-1] if names else None
+        return self.loop_names.get(key) or (names[-1] if names else None)
+
+    def held(self, tensor: torch.Tensor) -> bool:
+        """Whether a name of the program holds ``tensor`` now."""
+        key = id(tensor)
+        return any(self.current.get(name) == key for name in self.names.get(key, ()))
+
+    def looped(self, name: str, tensor: torch.Tensor, loops: list[tuple[str, int]],
+               lineno: int | None) -> None:
+        """``name`` was bound to ``tensor`` in a loop at these indices: keep the name with
+        them (``w (i=3)``), and name the unnamed leaves its node reads after it (``leaf of
+        w (i=3)``: the ``torch.randn(8, 8, requires_grad=True)`` of ``w = torch.randn(8,
+        8, requires_grad=True) / 3``)."""
+        label = f"{name} ({', '.join(f'{var}={i}' for var, i in loops)})"
+        self.loop_names[id(tensor)] = label
+        node = self.grad_fn(tensor)
+        if node is None or node is UNSEEN:
+            return
+        for child, _ in node.next_functions:
+            leaf = getattr(child, "variable", None)  # an AccumulateGrad's leaf
+            if isinstance(leaf, torch.Tensor) and id(leaf) not in self.names:
+                self.bind(f"leaf of {label}", leaf, lineno)
 
     def origin(self, node: Any, output_nr: int = 0) -> Origin | None:
         return self.origins.get((node, output_nr))

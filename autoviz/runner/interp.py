@@ -55,6 +55,7 @@ class Interpreter(Statements, Expressions, Calls, Output):
         self.globals: dict[str, Any] = program.namespace
         self.modules: dict[str, _Module] = {}
         self.frames: list[dict[str, Any]] = []
+        self.loops: list[tuple[str, int]] = []  # (name, index) of each loop over ints we are in
         self.local_names: list[frozenset[str]] = []
         self.output: list[str] = []
         self.output_len = 0

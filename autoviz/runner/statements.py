@@ -62,7 +62,7 @@ class Statements:
         for name, value in list(self.globals.items()):
             if isinstance(value, (list, tuple)) and len(value) <= 1000:
                 for i, item in enumerate(value):
-                    if isinstance(item, torch.Tensor) and id(item) not in catalog.names:
+                    if isinstance(item, torch.Tensor) and not catalog.held(item):
                         catalog.bind(f"{name}[{i}]", item)
 
     def _block(self, body: list[ast.stmt] | tuple[ast.stmt, ...]) -> None:
@@ -156,15 +156,24 @@ class Statements:
             raise self._refuse(f"a for loop cannot iterate over {_describe(iterable)}")
         if isinstance(iterable, torch.Tensor) and iterable.dim():
             self.budget.count_objects(len(iterable))  # one view per row
+        # a loop over whole numbers names what it binds with its index (``w (i=3)``)
+        named = isinstance(node.target, ast.Name)
+        loops = self.loops
         for item in self._fail_safe(iter, iterable):
             self.budget.tick()
             self._assign(node.target, item)
+            indexed = named and item.__class__ is int
+            if indexed:
+                loops.append((node.target.id, item))
             try:
                 self._block(node.body)
             except _Break:
                 break
             except _Continue:
                 continue
+            finally:
+                if indexed:
+                    loops.pop()
 
     # ---- names -----------------------------------------------------------------------
     def _scope(self) -> dict[str, Any]:
@@ -176,6 +185,8 @@ class Statements:
         self._scope()[name] = value
         if isinstance(value, torch.Tensor):
             self.program.catalog.bind(name, value, self.budget.lineno)
+            if self.loops:
+                self.program.catalog.looped(name, value, self.loops, self.budget.lineno)
             if not self.frames:
                 self.program.assigned.append(name)
 
