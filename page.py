@@ -3,6 +3,8 @@ core -> draw."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import streamlit as st
 
 from autoviz import worker
@@ -10,10 +12,23 @@ from autoviz.drawing import layout
 from autoviz.drawing.render import EDGE_ATTRS, LARGE_EDGE_ATTRS, LARGE_NODE_ATTRS, NODE_ATTRS
 from autoviz.lesson.edits import Toggles, apply_toggles
 from autoviz.lesson.study import Study, compare
-from ui import build, programview, state, view
+from ui import (
+    backward,
+    build,
+    comparison,
+    graph,
+    loading,
+    programview,
+    share,
+    state,
+    step,
+    stepper,
+    tables,
+    toggles,
+)
 from ui.numeric import numeric_section
 from ui.studies import cached_study
-from ui.text import code, code_block, one_line, plain
+from ui.text import code, code_block, error_box, one_line, plain
 
 # Streamlit styles graph text at a fixed small size; use the sizes the DOT asks for, so
 # labels fill the boxes Graphviz laid out for them.
@@ -49,14 +64,14 @@ def _show_error(study: Study) -> None:
     assert error is not None
     where = f"Line {error.lineno}" if error.lineno else "The program"
     kind = "is not allowed" if error.refused else "fails"
-    view.error_box(f"{where} {kind}", error.message)
+    error_box(f"{where} {kind}", error.message)
 
 
 def run() -> None:
     state.init()
     state.load_link()
     s = st.session_state
-    s.rest_wanted = False  # this run is the whole page
+    loading.started()
     # slide mode (embedded in slides): the graph, the stepper and the step, nothing else
     slide = state.slide_mode()
     st.set_page_config(page_title="autoviz — autograd, node by node", layout="wide",
@@ -68,7 +83,7 @@ def run() -> None:
     st.html((PROJECTOR_CSS if large else PAGE_CSS + ("" if slide else TITLE))
             + (SLIDE_CSS if slide else ""))
     if s.link_error:
-        view.error_box("That link can't become a program", s.link_error)
+        error_box("That link can't become a program", s.link_error)
     if s.link_problems:
         # each names its parameter's value in a code span: on one line, so that no blank
         # line in a value can end the span
@@ -79,7 +94,7 @@ def run() -> None:
         base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
         ran = True
     except worker.JobFailed as exc:  # nothing is known of this program yet
-        view.error_box("Busy" if exc.busy else "The server could not run the program",
+        error_box("Busy" if exc.busy else "The server could not run the program",
                        exc.message)
         base, ran = _last_good_or_stop(s), False
     shown = base
@@ -97,11 +112,11 @@ def run() -> None:
     s.failing = base.error.lineno if ran and base.error is not None else None
 
     if large:
-        toggles, options = state.current_toggles(), None
+        chosen, options = state.current_toggles(), None
     else:
-        toggles, options = view.settle_toggles(shown)
-    study, notes = _toggled(shown, base, toggles)
-    first = state.take_graph_first(
+        chosen, options = toggles.settle_toggles(shown)
+    study, notes = _toggled(shown, base, chosen)
+    first = loading.take_graph_first(
         study.error is None and study.graph is not None and bool(study.graph.nodes)
         and layout.available())
     if slide:
@@ -113,12 +128,11 @@ def run() -> None:
         _sidebar()
     top = st.container()
     if first:
-        _rest_soon()  # before the graph: should drawing it fail, the rest still comes
-        s.rest_timer = True
+        loading.rest_soon()  # before the graph: should drawing it fail, the rest still comes
         with top:
             stepping(study, large, shown, options)
         return
-    s.pop("rest_timer", None)  # the whole page is here: the timer has nothing left to do
+    loading.rest_here()
     bottom_left, bottom_right = st.columns([3, 2], gap="large")
     extras = bottom_right.container()
     for note in notes:
@@ -129,7 +143,7 @@ def run() -> None:
         return
     with extras:
         if study.trace is not None:
-            view.accumulation_section(study)
+            backward.accumulation_section(study)
         for lineno, text in study.warnings:
             st.warning(f"line {lineno}:\n\n{code_block(text)}")
         if study.output:
@@ -140,16 +154,16 @@ def run() -> None:
             st.markdown("**The program with your toggles** (this is what is drawn):")
             st.code(study.source, language="python", line_numbers=True)
     if study is not shown:
-        view.comparison_section(shown, study, compare(shown, study))
+        comparison.comparison_section(shown, study, compare(shown, study))
     st.divider()
-    view.tables_section(study)
+    tables.tables_section(study)
 
 
 def _sidebar() -> None:
     with st.sidebar:
         st.toggle("Projector mode", key="projector",
                   help="Big type, thick lines, the graph and the step only.")
-        view.display_section()
+        graph.display_section()
         st.header("Build")
         build.presets_section()
         build.expression_section()
@@ -180,26 +194,15 @@ def _last_good_or_stop(s: st.runtime.state.SessionStateProxy) -> Study:
         raise
 
 
-@st.fragment(run_every=5)
-def _rest_soon() -> None:
-    """Should the view never say it drew the graph or failed (its script never ran), the
-    rest of the page comes on this timer's first tick instead. The call inline in the
-    first run finds no ``rest_timer`` yet and does nothing; the tick finds it."""
-    if st.session_state.pop("rest_timer", False):
-        st.rerun(scope="app")
-
-
 @st.fragment
 def stepping(study: Study, large: bool, shown: Study | None = None,
-             options: view.ToggleOptions | None = None) -> None:
+             options: toggles.ToggleOptions | None = None) -> None:
     """The graph, the program, the stepper and the step: a step reruns only this part of
     the page. ``shown``/``options``: the program without toggles and what the toggles can
     name in it (their menu sits over the editor); None in projector and slide mode."""
     s = st.session_state
     # the view drew the graph, or the editor or a toggle changed the program: the whole page
-    if s.get("rest_wanted"):
-        s.rest_wanted = False
-        st.rerun(scope="app")
+    loading.follow_through()
     holder = st.container(key="stale_view") if s.get("stale_view") else st
     if holder is not st:
         st.markdown("**Stale:** the graph and steps below are the last program that ran, "
@@ -207,35 +210,54 @@ def stepping(study: Study, large: bool, shown: Study | None = None,
     top_left, top_right = holder.columns([2.4, 1] if large else [3, 2], gap="medium")
     n = len(study.trace.steps) if study.trace else 0
     with top_right:
-        k = view.stepper_section(n) if study.trace else 0
+        k = stepper.stepper_section(n) if study.trace else 0
     dot = None
     with top_left:
         if study.error is not None and study.source != s.code:
-            view.error_box("With the toggles, the program fails", str(study.error))
+            error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
-            dot = view.graph_section(study, k, large=large)
+            dot = graph.graph_section(study, k, large=large)
     link = state.write_link()
     full = not (large or state.slide_mode())
     with top_left:
         if full and shown is not None and options is not None and not s.get("graph_first"):
-            view.tools_row(shown, options, study, dot, link)
+            _tools_row(shown, options, study, dot, link)
         if full:  # the program under its graph, then what the colours mean
             programview.show(study, k, s.code, s.get("failing"))
             if study.graph is not None and study.graph.nodes:
-                view.legend()
+                graph.legend()
         if study.backward_error:
-            view.error_box("backward() fails", study.backward_error)
-        view.no_gradient_section(study)
+            error_box("backward() fails", study.backward_error)
+        step.no_gradient_section(study)
     with top_right:
         if study.trace is not None:
-            view.step_panel(study, k, compact=large)
-            view.node_details(study, options)
+            step.step_panel(study, k, compact=large)
+            step.node_details(study, s.get("selected"), options)
             if k == n:
                 st.markdown("**Leaf gradients** (what `.backward()` leaves in `.grad`)")
-                st.dataframe(view.study_table(study, "leaf_grads"), hide_index=True)
-                view.retained_section(study)
+                st.dataframe(tables.study_table(study, "leaf_grads"), hide_index=True)
+                step.retained_section(study)
                 if not (large or state.slide_mode()):  # autograd's beside the numbers
                     numeric_section(study.source, study.root, study.gradient_code)
+
+
+def _tools_row(shown: Study, options: toggles.ToggleOptions, study: Study,
+              dot: Callable[[], str] | None, link: str) -> None:
+    """Over the editor, next to what they change: the toggles (program rewrites), the
+    backward() call's arguments, and share / export."""
+    count = state.current_toggles().count()
+    row = st.container(horizontal=True, key="tools")
+    with row.popover(f"Toggles ({count} on)" if count else "Toggles",
+                     icon=":material/tune:", help="no_grad, .detach(), requires_grad, "
+                     "retain_grad(): each rewrites the program, and the graph follows"):
+        toggles.toggles_section(options)
+    with row.popover("backward()", icon=":material/undo:",
+                     help="Which tensor to call backward on, and its arguments"):
+        backward.backward_section(shown)
+    with row.popover("Share and export", icon=":material/share:"):
+        share.share_section(link)
+        share.export_section(study, dot)
+
 
 if __name__ == "__main__":
     run()

@@ -228,7 +228,7 @@ def test_dockerignore_keeps_what_the_image_copies_and_drops_the_rest():
     for src in copied:
         assert (ROOT / src).exists(), src
         assert not dockerignored(src.rstrip("/"), patterns), src
-    assert not dockerignored("ui/view.py", patterns)
+    assert not dockerignored("ui/step.py", patterns)
     assert not dockerignored(".streamlit/config.toml", patterns)
     for junk in (".git/HEAD", "tests/test_app.py", "artifacts/landing.png",
                  "autoviz/__pycache__/x.pyc", ".pytest_cache/v", ".ruff_cache/x",

@@ -305,7 +305,7 @@ def test_leaves_made_every_way_are_nudged_where_they_are_made():
     assert leaf(check, "ws[0]").autograd == (3.0,) and leaf(check, "ws[1]").autograd == (2.0,)
     loop = finite_differences("import torch\nfor i in range(2):\n"
                               "    w = torch.ones(1, requires_grad=True) * 2\nL = w.sum()\n")
-    assert [item.name for item in loop.leaves] == ["(line 3, leaf 1)", "(line 3, leaf 2)"]
+    assert [item.name for item in loop.leaves] == ["leaf of w (i=0)", "leaf of w (i=1)"]
     assert [item.autograd for item in loop.leaves] == [(0.0,), (2.0,)]
     assert loop.leaves[0].grad_none and loop.leaves[0].ok  # not on the way to L: both 0
 

@@ -18,7 +18,7 @@ from autoviz.drawing.layout import MAX_LAYOUT_NODES, layout_svg
 from autoviz.drawing.scene import Scene, current_id, make_scene, neighbours, step_state
 from autoviz.lesson.study import Study
 from ui import programview
-from ui.state import want_rest
+from ui.loading import want_rest
 
 _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(

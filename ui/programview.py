@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from autoviz.lesson.study import Study
+from ui.loading import whole_page
 
 _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(
@@ -55,7 +56,7 @@ def _code_sent() -> None:
     s.step = 0
     s.actions = ()
     s.selected_line = None
-    s.rest_wanted = True  # the fragment that holds the editor reruns the whole page
+    whole_page()  # the fragment that holds the editor reruns the whole page
 
 
 def show(study: Study, k: int, code: str, failing: int | None = None,

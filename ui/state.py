@@ -14,6 +14,7 @@ from autoviz.drawing.layout import MAX_LAYOUT_NODES
 from autoviz.lesson.edits import Toggles
 from autoviz.lesson.presets import DEFAULT, PRESETS
 from autoviz.lesson.share import LinkError, View, from_params, to_params
+from ui.loading import whole_page
 
 # left alone in the address bar: Streamlit's own parameters, and slide mode
 _FOREIGN = ("embed", "embed_options", "slide")
@@ -89,7 +90,7 @@ def reset_run() -> None:
     whole page reruns (from a widget in the stepping fragment too)."""
     st.session_state.actions = ()
     st.session_state.step = 0
-    st.session_state.rest_wanted = True
+    whole_page()
 
 
 def _view() -> View:
@@ -124,29 +125,6 @@ def load_link() -> None:
     s.view = "classic" if view.classic else "interactive"
     if view.budget is not None:
         s.budget = min(view.budget, MAX_LAYOUT_NODES)
-
-
-def take_graph_first(drawable: bool) -> bool:
-    """Whether this run draws only the graph, the stepper and the step (the rest of the page
-    follows at once): a browser's first run of a session, in the interactive view, with a
-    graph to draw (``drawable``; a failing program gets its editor at once). Decided on the
-    session's first run and spent on the next. The rest is most of what a browser must
-    fetch and render before anything shows (every kind of widget's code, the tables), so
-    the graph comes about a second sooner. A protocol client (no "Mozilla/" user agent,
-    e.g. the load tests) and AppTest get the whole page."""
-    s = st.session_state
-    if "graph_first" not in s:
-        agent = st.context.headers.get("User-Agent") or ""
-        s.graph_first = drawable and agent.startswith("Mozilla/") and s.view != "classic"
-    elif s.graph_first:
-        s.graph_first = False
-    return bool(s.graph_first)
-
-
-def want_rest() -> None:
-    """The view has drawn the graph: the next rerun sends the rest of the page."""
-    if st.session_state.get("graph_first"):
-        st.session_state.rest_wanted = True
 
 
 def write_link() -> str:

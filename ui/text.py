@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import streamlit as st
+
 _TICKS = re.compile(r"`+")
 _BREAKS = re.compile(r"\r\n|\r|\n")
 # every ASCII punctuation character can be backslash-escaped in (GitHub-flavoured) Markdown
@@ -48,3 +50,9 @@ def plain(text: str) -> str:
     a name, e.g. ``'__init__'``, which Markdown would otherwise embolden. Not for text
     that may hold a web address (Markdown links a bare one): put that in :func:`code`."""
     return _PUNCTUATION.sub(r"\\\1", one_line(text))
+
+
+def error_box(title: str, message: str) -> None:
+    """An error: ``title`` is the page's words, ``message`` (torch's, Python's or about
+    the user's text) is shown literally, never as Markdown."""
+    st.error(f"**{title}**\n\n{code_block(message)}", icon="⚠️")
