@@ -131,4 +131,7 @@ IMPORTABLE = {
     "torch": "torch",
     "torch.nn": "torch.nn",
     "torch.nn.functional": "torch.nn.functional",
+    "torch.nn.init": "torch.nn.init",
+    "torch.optim": "torch.optim",
+    "torch.autograd": "torch.autograd",
 }

@@ -17,6 +17,7 @@ from autoviz.runner import allowlist as al
 from autoviz.runner.checks import source_lines
 from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in, tensors_of
 from autoviz.runner.errors import ProgramError
+from autoviz.runner.nn import BoundMethod
 from autoviz.runner.values import (
     _BINOP_NAMES,
     _BINOPS,
@@ -52,6 +53,10 @@ class Calls:
 
     # ---- calls ---------------------------------------------------------------------------
     def _call(self, node: ast.Call) -> Any:
+        if _is_super_init(node.func):  # super().__init__() in a program's nn.Module class
+            args = [self._value(a) for a in node.args]
+            kwargs = {kw.arg: self._value(kw.value) for kw in node.keywords}
+            return self._super_init(args, kwargs)
         func = self._eval(node.func)
         args: list[Any] = []
         for arg in node.args:
@@ -71,6 +76,10 @@ class Calls:
                             floor=self.budget.max_depth)
         if isinstance(func, UserFunction):
             return self._call_user(func, args, kwargs)
+        if isinstance(func, torch.nn.Module):
+            return self._call_module(func, tuple(args), kwargs, node)
+        if isinstance(func, BoundMethod):
+            return self._call_user(func.function, [func.owner, *args], kwargs)
         if isinstance(func, _Module):
             raise _Failure(TypeError("'module' object is not callable"))
         raise _Failure(TypeError(f"'{type(func).__name__}' object is not callable"))
@@ -114,6 +123,8 @@ class Calls:
             return _GradModeCall(self._fail_safe(func.target, *args, **kwargs))
         if func.kind == "state":
             return self._call_state(func.name, args, kwargs)
+        if func.kind in _NN_KINDS:
+            return self._call_nn(func, args, kwargs, node)
         raise self._refuse(f"{func.name} cannot be called here")
 
     def _call_method(self, func: _Function, args: tuple, kwargs: dict[str, Any],
@@ -491,6 +502,15 @@ _MISSING = object()
 _BUILTIN_FUNCTIONS = {name: _Function("builtin", name, getattr(builtins, name))
                       for name in al.BUILTINS}
 _MODULE_ATTRIBUTES: dict[tuple[str, str], Any] = {}
+_NN_KINDS = frozenset({"nn", "nn_parameter", "nn_init", "optim", "class", "module_method",
+                       "optim_method", "nn_base"})
+
+
+def _is_super_init(func: ast.AST) -> bool:
+    """``super().__init__`` or ``super(Net, self).__init__``."""
+    return (isinstance(func, ast.Attribute) and func.attr == "__init__"
+            and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
+            and func.value.func.id == "super" and not func.value.keywords)
 _METHOD_CALLS: dict[str, tuple[Callable[..., Any], str]] = {}
 
 

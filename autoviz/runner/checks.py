@@ -13,7 +13,7 @@ from autoviz.runner.limits import Limits
 _ALLOWED = (
     ast.Module, ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Import, ast.ImportFrom,
     ast.alias, ast.With, ast.withitem, ast.For, ast.If, ast.Pass, ast.Break, ast.Continue,
-    ast.FunctionDef, ast.Return, ast.arguments, ast.arg,
+    ast.FunctionDef, ast.Return, ast.arguments, ast.arg, ast.ClassDef,
     ast.Name, ast.Load, ast.Store, ast.Del, ast.Constant, ast.Tuple, ast.List, ast.Attribute,
     ast.Subscript, ast.Slice, ast.Call, ast.keyword, ast.Starred, ast.BinOp, ast.UnaryOp,
     ast.BoolOp, ast.Compare, ast.IfExp, ast.JoinedStr, ast.FormattedValue,
@@ -22,7 +22,6 @@ _ALLOWED = (
 
 _WHY = {
     ast.Lambda: "lambda functions are not supported",
-    ast.ClassDef: "classes cannot be defined here",
     ast.AsyncFunctionDef: "async functions are not supported",
     ast.While: "while loops are not allowed (they may never end); use for i in range(n)",
     ast.Try: "try/except is not supported; autoviz shows errors itself",
@@ -67,7 +66,9 @@ def _refuse(message: str, where: ast.AST | int | None) -> ProgramError:
 
 
 def _check_name(name: str | None, node: ast.AST) -> None:
-    if name and name.startswith("_"):
+    # ``__init__``: a method of a program's nn.Module class, and super().__init__(); the
+    # interpreter lets no other use of it reach anything
+    if name and name.startswith("_") and name != "__init__":
         raise _refuse(f"names starting with '_' are not allowed ({name!r}); they reach "
                       "Python's and torch's internals", node)
 
@@ -122,6 +123,10 @@ def check_tree(tree: ast.Module, limits: Limits) -> None:
             _check_import(node)
             for alias in node.names:
                 _check_name(alias.asname, node)
+        elif isinstance(node, ast.ClassDef):
+            if in_def:
+                raise _refuse("classes can only be defined at the top level", node)
+            _check_class(node)
         elif isinstance(node, ast.FunctionDef):
             if in_def:
                 raise _refuse("functions can only be defined at the top level", node)
@@ -148,6 +153,36 @@ def check_tree(tree: ast.Module, limits: Limits) -> None:
             stack.append((child, depth + 1, in_def, line))
 
 
+def _check_class(node: ast.ClassDef) -> None:
+    """``class Net(nn.Module):`` and plain methods: nothing else a class can do (no
+    metaclass, keywords, decorators, class attributes, other bases or dunders)."""
+    _check_name(node.name, node)
+    if node.name == "__init__":
+        raise _refuse("a class cannot be called __init__", node)
+    base = node.bases[0] if len(node.bases) == 1 else None
+    named = base is not None and (
+        (isinstance(base, ast.Attribute) and base.attr == "Module")
+        or (isinstance(base, ast.Name) and base.id == "Module"))
+    if not named or node.keywords or node.decorator_list:
+        raise _refuse("a class here subclasses nn.Module only (class Net(nn.Module):), "
+                      "without keywords or decorators", node)
+    for index, stmt in enumerate(node.body):
+        if isinstance(stmt, ast.FunctionDef):
+            if stmt.name.startswith("_") and stmt.name != "__init__":
+                raise _refuse(f"a method here is __init__ or a plain name, not "
+                              f"{stmt.name!r}", stmt)
+            if not stmt.args.args:
+                raise _refuse(f"the method {stmt.name} needs self as its first parameter",
+                              stmt)
+        elif isinstance(stmt, ast.Pass) or (
+                index == 0 and isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+            continue  # a docstring
+        else:
+            raise _refuse("a class here holds methods only (set attributes on self in "
+                          "__init__)", stmt)
+
+
 def _check_constant(node: ast.Constant, limits: Limits) -> None:
     value = node.value
     if isinstance(value, bytes):
@@ -164,7 +199,10 @@ def _check_target(target: ast.AST) -> None:
     elif isinstance(target, ast.Starred):
         raise _refuse("starred assignment (*rest) is not supported", target)
     elif isinstance(target, ast.Attribute):
-        if target.attr not in ("requires_grad", "grad", "data"):
+        # a tensor's .requires_grad, .grad, .data; anything else only on a program's own
+        # module (self.fc1 = nn.Linear(3, 2)): the interpreter tells them apart
+        if not isinstance(target.value, ast.Name) and target.attr not in (
+                "requires_grad", "grad", "data"):
             raise _refuse(f"only .requires_grad, .grad and .data can be assigned, not "
                           f".{target.attr}", target)
     elif not isinstance(target, (ast.Name, ast.Subscript)):

@@ -10,8 +10,10 @@ from typing import Any
 import torch
 
 from autoviz.runner import allowlist as al
+from autoviz.runner import nn as nn_support
 from autoviz.runner.calls import _MODULE_ATTRIBUTES
 from autoviz.runner.costs import MAX_DIMS, python_size
+from autoviz.runner.nn import OPTIMIZER_METHODS
 from autoviz.runner.values import (
     _CALL_ONLY,
     _CMPOPS,
@@ -29,6 +31,27 @@ from autoviz.runner.values import (
 )
 
 _ATTRIBUTE_VIEWS = {"T": lambda t: t.T, "mT": lambda t: t.mT}
+_MODULE_OBJECTS = {"torch": torch, "torch.nn": torch.nn, "torch.nn.functional":
+                   torch.nn.functional, "torch.nn.init": torch.nn.init,
+                   "torch.optim": torch.optim, "torch.autograd": torch.autograd}
+
+
+def _nn_name(path: str, attr: str) -> Any:
+    """What ``torch.nn.<attr>``, ``torch.nn.init.<attr>`` or ``torch.optim.<attr>`` is
+    here (None: not one of these)."""
+    if path == "torch.nn":
+        if attr in nn_support.CLASSES:
+            return _Function("nn", f"nn.{attr}", nn_support.CLASSES[attr])
+        if attr == "Parameter":
+            return _Function("nn_parameter", "nn.Parameter", torch.nn.Parameter)
+        if attr == "Module":
+            return nn_support._MODULE_BASE
+    elif path == "torch.nn.init" and (attr in nn_support.INIT_FUNCTIONS
+                                      or attr in nn_support.INIT_HELPERS):
+        return _Function("nn_init", f"nn.init.{attr}", getattr(torch.nn.init, attr))
+    elif path == "torch.optim" and attr in nn_support.OPTIMIZERS:
+        return _Function("optim", f"torch.optim.{attr}", nn_support.OPTIMIZERS[attr])
+    return None
 
 
 class Expressions:
@@ -138,6 +161,8 @@ class Expressions:
         return self._value(node)
 
     def _subscript(self, obj: Any, index: Any, node: ast.AST) -> Any:
+        if isinstance(obj, torch.nn.Sequential) and isinstance(index, (int, slice)):
+            return self._fail_safe(operator.getitem, obj, index)
         if isinstance(obj, torch.Tensor):
             parts = index if isinstance(index, tuple) else (index,)
             if len(parts) > MAX_DIMS:
@@ -168,6 +193,13 @@ class Expressions:
     def _attribute(self, obj: Any, attr: str) -> Any:
         if obj.__class__ is _Module:
             return self._module_attribute(obj, attr)
+        if isinstance(obj, torch.nn.Module):
+            return self._module_member(obj, attr)
+        if isinstance(obj, torch.optim.Optimizer):
+            if attr in OPTIMIZER_METHODS:
+                return _Function("optim_method", f".{attr}", obj)
+            raise self._refuse(f"the optimizer attribute .{attr} is not in autoviz's "
+                               "allowlist")
         if isinstance(obj, torch.Tensor):
             if attr in ("T", "mT"):  # a view, and a node: an operation like .t()
                 return self._op(_ATTRIBUTE_VIEWS[attr], (obj,), {}, al.SAME, None, f".{attr}")
@@ -215,10 +247,12 @@ class Expressions:
         path = f"{module.path}.{attr}"
         if path in al.IMPORTABLE:
             return _Module(path)
-        module_object = torch if module.path == "torch" else (
-            torch.nn.functional if module.path == "torch.nn.functional" else torch.nn)
+        module_object = _MODULE_OBJECTS[module.path]
         if not hasattr(module_object, attr):
             raise _Failure(AttributeError(f"module '{module.path}' has no attribute '{attr}'"))
+        found = _nn_name(module.path, attr)
+        if found is not None:
+            return found
         if module.path == "torch":
             if attr in al.TORCH_FUNCTIONS:
                 target = getattr(torch, attr)

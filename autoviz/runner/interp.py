@@ -18,6 +18,7 @@ import torch
 from autoviz.runner.calls import Calls
 from autoviz.runner.costs import Budget
 from autoviz.runner.expressions import Expressions
+from autoviz.runner.nn import Modules
 from autoviz.runner.output import Output
 from autoviz.runner.statements import Statements
 from autoviz.runner.values import _SEEDS, _Module
@@ -41,7 +42,7 @@ class Rerun:
     unseeded: bool = False
 
 
-class Interpreter(Statements, Expressions, Calls, Output):
+class Interpreter(Statements, Expressions, Calls, Modules, Output):
     """Interprets one checked program tree into a :class:`~autoviz.runner.program.Program`."""
 
     def __init__(self, program: Any, limits: Any, where: Any = None,
@@ -55,6 +56,7 @@ class Interpreter(Statements, Expressions, Calls, Output):
         self.globals: dict[str, Any] = program.namespace
         self.modules: dict[str, _Module] = {}
         self.frames: list[dict[str, Any]] = []
+        self.classes: dict[type, Any] = {}  # a program's own nn.Module classes
         self.loops: list[tuple[str, int]] = []  # (name, index) of each loop over ints we are in
         self.local_names: list[frozenset[str]] = []
         self.output: list[str] = []
@@ -88,6 +90,7 @@ Interpreter.STATEMENTS: dict[type, Callable[[Interpreter, Any], None]] = {
     ast.For: Interpreter._for,
     ast.If: Interpreter._if_statement,
     ast.FunctionDef: Interpreter._def_statement,
+    ast.ClassDef: Interpreter._classdef,
     ast.Return: Interpreter._return_statement,
     ast.Break: Interpreter._break_statement,
     ast.Continue: Interpreter._continue_statement,

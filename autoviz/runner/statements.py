@@ -92,14 +92,18 @@ class Statements:
         self._block(node.body if self._truth(self._value(node.test)) else node.orelse)
 
     def _def_statement(self, node: ast.FunctionDef) -> None:
+        self._bind(node.name, self._function(node))
+
+    def _function(self, node: ast.FunctionDef) -> UserFunction:
+        """The function a ``def`` makes (a method of a program's class too)."""
         params = tuple(a.arg for a in node.args.args)
         assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         assigned |= {(a.asname or a.name.split(".")[0]) for stmt in node.body
                      for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)
                      for a in n.names}
-        self._bind(node.name, UserFunction(node.name, params, tuple(node.body),
-                                           frozenset(assigned) | frozenset(params)))
+        return UserFunction(node.name, params, tuple(node.body),
+                            frozenset(assigned) | frozenset(params))
 
     def _return_statement(self, node: ast.Return) -> None:
         raise _Return(None if node.value is None else self._value(node.value))
@@ -152,7 +156,8 @@ class Statements:
 
     def _for(self, node: ast.For) -> None:
         iterable = self._value(node.iter)
-        if not isinstance(iterable, (range, list, tuple, torch.Tensor, torch.Size, _Lazy)):
+        if not isinstance(iterable, (range, list, tuple, torch.Tensor, torch.Size, _Lazy,
+                                     torch.nn.Sequential)):
             raise self._refuse(f"a for loop cannot iterate over {_describe(iterable)}")
         if isinstance(iterable, torch.Tensor) and iterable.dim():
             self.budget.count_objects(len(iterable))  # one view per row
@@ -183,6 +188,8 @@ class Statements:
         if not self.frames:
             self.modules.pop(name, None)
         self._scope()[name] = value
+        if isinstance(value, torch.nn.Module) and not self.frames:
+            self._name_parameters(name, value)
         if isinstance(value, torch.Tensor):
             self.program.catalog.bind(name, value, self.budget.lineno)
             if self.loops:
@@ -247,8 +254,13 @@ class Statements:
             raise self._refuse(f"cannot assign items of {_describe(obj)}")
 
     def _store_attribute(self, obj: Any, attr: str, value: Any) -> None:
+        if isinstance(obj, torch.nn.Module):
+            return self._store_module_attribute(obj, attr, value)
         if not isinstance(obj, torch.Tensor):
             raise self._refuse(f"cannot set .{attr} on {_describe(obj)}")
+        if attr not in ("requires_grad", "grad", "data"):
+            raise self._refuse(f"only .requires_grad, .grad and .data of a tensor can be "
+                               f"assigned, not .{attr}")
         wanted = obj.requires_grad
         with self._capture():
             self._fail_safe(setattr, obj, attr, value)
