@@ -205,3 +205,51 @@ def test_torchs_own_errors_come_through(source, error):
     with pytest.raises(ProgramError) as caught:
         run_program("import torch\nimport torch.nn as nn\n" + source)
     assert not caught.value.refused and error in str(caught.value), str(caught.value)
+
+
+OPS = textwrap.dedent("""\
+    import torch
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    a = torch.randn(3, 4, requires_grad=True)
+    b = torch.randn(4, 5)
+    c = torch.einsum("ij,jk->ik", a, b)
+    d = torch.einsum("ij->j", a)
+    t = torch.Tensor([1, 2, 3])
+    oh = F.one_hot(torch.tensor([0, 2, 1]))
+    oh3 = F.one_hot(torch.tensor([0, 2]), num_classes=4)
+    e = F.embedding(torch.tensor([1, 0]), torch.randn(3, 2))
+    ln = F.layer_norm(a, (4,))
+    dr = F.dropout(a, p=0.5)
+    x = a.detach()
+    x.detach_()
+    print(c.sum(), d, t, oh, oh3, e, ln.sum(), dr.sum(), x.requires_grad, a.cpu().shape)
+    (c.sum() + ln.sum() + dr.sum()).backward()
+    print(a.grad)
+    print(F.cosine_similarity(a, a).shape)
+    print(F.kl_div(a.log_softmax(1), a.softmax(1), reduction="batchmean"))
+    """)
+
+
+def test_more_torch_functions_run_as_torch_runs_them():
+    printed, space = native(OPS)
+    program = run_program(OPS)
+    assert program.output == printed
+    assert torch.equal(program.namespace["a"].grad, space["a"].grad)
+
+
+@pytest.mark.parametrize("source, said", [
+    ("torch.einsum('ij,jk,kl->il', torch.ones(2000, 2000), torch.ones(2000, 2000), "
+     "torch.ones(2000, 2000))",
+     "floating-point operations"),
+    ("torch.einsum('i,j->ij', torch.ones(100000), torch.ones(100000))", "would take"),
+    ("F.one_hot(torch.tensor([0]), num_classes=10**9)", "would take"),
+    ("F.one_hot(torch.tensor([10**9]))", "would take"),
+    ("F.embedding(torch.zeros(10**6, dtype=torch.long), torch.ones(3, 1000))", "would take"),
+    ("torch.Tensor(100000, 100000)", "would take"),
+    ("torch.einsum('...ij->...ji', torch.ones(200, 200, 5))", "could not work out"),
+])
+def test_new_functions_are_sized_before_they_run(source, said):
+    with pytest.raises(ProgramError) as caught:
+        run_program("import torch\nimport torch.nn.functional as F\n" + source + "\n")
+    assert caught.value.refused and said in str(caught.value) and caught.value.lineno == 3

@@ -57,22 +57,24 @@ TORCH_FUNCTIONS: dict[str, str] = {
     **_cats(
         shaped="cat concat concatenate stack hstack vstack outer gather index_select "
         "tile diag masked_select nonzero",
-        matmul="matmul mm bmm mv dot inner",
-        create="tensor as_tensor zeros ones empty full arange linspace logspace eye "
+        matmul="matmul mm bmm mv dot inner einsum",
+        create="tensor as_tensor Tensor zeros ones empty full arange linspace logspace eye "
         "zeros_like ones_like empty_like full_like",
         random="randn rand randint randperm normal bernoulli randn_like rand_like randint_like",
     ),
 }
 TORCH_FUNCTIONS["tensor"] = CREATE
+# calls that draw from torch's global generator (the interpreter lends it the program's)
+GLOBAL_RANDOM = frozenset({"F.dropout"})
 
 # torch.nn.functional
 F_FUNCTIONS: dict[str, str] = _cats(
     same="relu relu6 leaky_relu elu selu celu gelu silu mish softplus softsign hardtanh "
     "sigmoid tanh hardsigmoid hardswish logsigmoid tanhshrink softmax log_softmax softmin "
-    "normalize",
+    "normalize dropout layer_norm",
     broadcast="binary_cross_entropy_with_logits binary_cross_entropy mse_loss l1_loss "
-    "smooth_l1_loss huber_loss",
-    shaped="cross_entropy nll_loss pad",
+    "smooth_l1_loss huber_loss kl_div cosine_similarity",
+    shaped="cross_entropy nll_loss pad one_hot embedding",
     matmul="linear",
 )
 
@@ -82,7 +84,7 @@ TENSOR_METHODS: dict[str, str] = {
         same="relu_ sigmoid_ tanh_ exp_ log_ neg_ abs_ sqrt_ zero_ clamp_ clamp_min clamp_max "
         "float double half long int bool to type_as contiguous requires_grad_ retain_grad "
         "item tolist numel dim size nelement element_size is_contiguous fill_ backward "
-        "sum_to_size",
+        "sum_to_size detach_ cpu",
         broadcast="add_ sub_ mul_ div_ pow_ copy_ masked_fill_ lerp_ eq_ clamp_min_ clamp_max_",
         shaped="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
         "index_select gather scatter scatter_add index_add diag masked_select nonzero",

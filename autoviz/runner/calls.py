@@ -17,7 +17,7 @@ from autoviz.runner import allowlist as al
 from autoviz.runner.checks import source_lines
 from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in, tensors_of
 from autoviz.runner.errors import ProgramError
-from autoviz.runner.nn import BoundMethod
+from autoviz.runner.nn import BoundMethod, global_generator
 from autoviz.runner.values import (
     _BINOP_NAMES,
     _BINOPS,
@@ -101,6 +101,9 @@ class Calls:
         if func.kind == "torch":
             if func.short in _CHECKED_METHODS and args and isinstance(args[0], torch.Tensor):
                 self._check_method(args[0], func.short, args[1:], kwargs)
+            if func.name in al.GLOBAL_RANDOM:  # F.dropout draws from torch's generator
+                with global_generator(self.generator):
+                    return self._op(func.target, args, kwargs, func.category, node, func.name)
             if func.category != al.RANDOM:
                 return self._op(func.target, args, kwargs, func.category, node, func.name)
             if self.rerun is not None and not self.seeded:

@@ -314,6 +314,10 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
         if short in ("scatter", "scatter_add", "index_add"):
             return this.numel()
         # the rest are the torch functions' rules, with self first
+    if name == "torch.Tensor":  # torch.Tensor(2, 3): sizes; torch.Tensor([1, 2]): data
+        if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return _prod(args)
+        return python_size(first, 2**62) if isinstance(first, (list, tuple)) else None
     if short in ("zeros", "ones", "empty", "randn", "rand"):
         sizes = _size_args(args, kwargs)
         return None if sizes is None else _prod(sizes)
@@ -386,6 +390,18 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
         return first.numel() * max(1, first.dim()) if isinstance(first, Tensor) else None
     if short in ("cross_entropy", "nll_loss"):
         return first.numel() if isinstance(first, Tensor) else None
+    if short == "one_hot":
+        classes = _arg(args, kwargs, 1, "num_classes")
+        if not isinstance(first, Tensor) or first.dtype is not torch.int64:
+            return None
+        if classes is None or classes == -1:  # as many as the largest index + 1
+            classes = int(first.max()) + 1 if first.numel() else 0
+        return first.numel() * classes if isinstance(classes, int) else None
+    if short == "embedding":
+        weight = _arg(args, kwargs, 1, "weight")
+        if isinstance(first, Tensor) and isinstance(weight, Tensor) and weight.dim() == 2:
+            return first.numel() * weight.shape[1]
+        return None
     if short == "pad":
         pad = _arg(args, kwargs, 1, "pad")
         if not isinstance(first, Tensor) or not isinstance(pad, (list, tuple)) or \
@@ -403,6 +419,8 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
 
 def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, float] | None:
     """(elements out, FLOPs) of a ``matmul`` call of the allowlist; None when unknown."""
+    if name == "torch.einsum":
+        return _einsum(args)
     if name == "F.linear":
         x, w = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight")
         if not isinstance(x, Tensor) or not isinstance(w, Tensor) or not x.dim() \
@@ -416,6 +434,36 @@ def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, fl
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return _matmul(name, a.shape, b.shape)
     return None
+
+
+def _einsum(args: tuple) -> tuple[int, float] | None:
+    """(elements out, FLOPs) of ``torch.einsum(equation, *operands)`` from the letters'
+    sizes; None for the forms it does not read (``...``, operands in a list)."""
+    if not args or not isinstance(args[0], str) or "..." in args[0] or len(args[0]) > 200:
+        return None
+    equation = args[0].replace(" ", "")
+    operands = args[1:]
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    inputs, _, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands) or not all(isinstance(t, Tensor) for t in operands):
+        return None
+    sizes: dict[str, int] = {}
+    for term, tensor in zip(terms, operands):
+        if len(term) != tensor.dim() or not term.isalpha():
+            return None
+        for letter, size in zip(term, tensor.shape):
+            sizes[letter] = max(sizes.get(letter, 1), size)
+    if "->" not in equation:  # implicit: the letters seen once, in order
+        letters = "".join(terms)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if not output.isalpha() and output:
+        return None
+    if any(c not in sizes for c in output):
+        return None
+    out = _prod(sizes[c] for c in output)
+    return out, 2.0 * _prod(sizes.values())
 
 
 _CAST_DTYPES = {".double": torch.float64, ".long": torch.int64, ".float": torch.float32,
@@ -647,7 +695,11 @@ class Budget:
 
     def _check_sized(self, category: str, args: tuple, kwargs: dict[str, Any], name: str,
                      inputs: list[Tensor], itemsize: int) -> None:
-        if name in ("torch.tensor", "torch.as_tensor"):
+        if name == "torch.Tensor" and args and all(
+                isinstance(a, int) and not isinstance(a, bool) for a in args):
+            self._check_bytes(_prod(args), 4, f"the result of {name}")  # sizes
+            return
+        if name in ("torch.tensor", "torch.as_tensor", "torch.Tensor"):
             data = _arg(args, kwargs, 0, "data")
             if isinstance(data, Tensor):  # a copy of a tensor, in the dtype asked for
                 self._check_bytes(data.numel(), itemsize, f"the result of {name}")

@@ -36,6 +36,14 @@ _MODULE_OBJECTS = {"torch": torch, "torch.nn": torch.nn, "torch.nn.functional":
                    "torch.optim": torch.optim, "torch.autograd": torch.autograd}
 
 
+def _legacy_tensor(*args: Any, **kwargs: Any) -> torch.Tensor:
+    """``torch.Tensor(data)``, float32 as natively; ``torch.Tensor(2, 3)`` zero-filled (torch
+    leaves it as whatever memory held, which a program must not read)."""
+    if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return torch.zeros(*args, **kwargs)
+    return torch.Tensor(*args, **kwargs)
+
+
 def _nn_name(path: str, attr: str) -> Any:
     """What ``torch.nn.<attr>``, ``torch.nn.init.<attr>`` or ``torch.optim.<attr>`` is
     here (None: not one of these)."""
@@ -254,6 +262,8 @@ class Expressions:
         if found is not None:
             return found
         if module.path == "torch":
+            if attr == "Tensor":
+                return _Function("torch", "torch.Tensor", _legacy_tensor, al.CREATE)
             if attr in al.TORCH_FUNCTIONS:
                 target = getattr(torch, attr)
                 return _Function("torch", f"torch.{attr}",
