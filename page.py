@@ -229,6 +229,7 @@ def stepping(study: Study, large: bool, shown: Study | None = None,
         if study.backward_error:
             error_box("backward() fails", study.backward_error)
         step.no_gradient_section(study)
+        step.gradient_notes_section(study)
     with top_right:
         if study.trace is not None:
             step.step_panel(study, k, compact=large)

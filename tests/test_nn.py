@@ -253,3 +253,65 @@ def test_new_functions_are_sized_before_they_run(source, said):
     with pytest.raises(ProgramError) as caught:
         run_program("import torch\nimport torch.nn.functional as F\n" + source + "\n")
     assert caught.value.refused and said in str(caught.value) and caught.value.lineno == 3
+
+
+HIGHER = textwrap.dedent("""\
+    import torch
+    x = torch.tensor(2.0, requires_grad=True)
+    y = x ** 3
+    (dy,) = torch.autograd.grad(y, x, create_graph=True)
+    (d2y,) = torch.autograd.grad(dy, x, retain_graph=True)
+    print(dy, d2y)
+    z = 3 * x
+    g = torch.autograd.grad(z, x, create_graph=True)[0]
+    print(g, g.requires_grad, g.grad_fn)
+    w = torch.ones(3, requires_grad=True)
+    v = (w * w).sum()
+    gw = torch.autograd.grad(v, [w], grad_outputs=torch.tensor(2.0), retain_graph=True)
+    print(gw)
+    u = torch.ones(2, requires_grad=True)
+    print(torch.autograd.grad((u * 2).sum(), [u, w], allow_unused=True))
+    """)
+
+
+def test_autograd_grad_and_second_derivatives_run_as_torch_runs_them():
+    printed, space = native(HIGHER)
+    program = run_program(HIGHER)
+    assert program.output == printed
+    assert program.namespace["d2y"].item() == space["d2y"].item() == 12.0  # 6x at x = 2
+
+
+def test_the_graph_of_dy_dx_is_a_root_to_step_and_a_constant_gradient_is_explained():
+    study = make_study(HIGHER, "dy")  # dy = 3x², its own graph: step it, d²y/dx² = 6x
+    assert study.error is None and study.trace is not None
+    assert [s.name for s in study.trace.steps][0] == "MulBackward0"
+    _, space = native(HIGHER)
+    x = space["x"]
+    x.grad = None
+    space["dy"].backward()
+    assert study.first_grads["x"] == f"{x.grad.item():g}."
+    (name, why), = study.gradient_notes
+    assert name == "g" and "line 8" in why and "it is a constant" in why
+    assert "element 0 of tensors does not require grad" in why
+
+
+@pytest.mark.parametrize("source, said", [
+    ("torch.autograd.grad(y, x, is_grads_batched=True)", "is not supported"),
+    ("torch.autograd.grad(y, print)", "can only be called here"),
+])
+def test_autograd_grad_refusals(source, said):
+    with pytest.raises(ProgramError) as caught:
+        run_program("import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\n"
+                    + source + "\n")
+    assert caught.value.refused and said in str(caught.value) and caught.value.lineno == 4
+
+
+def test_autograd_grads_own_errors_come_through():
+    source = ("import torch\nx = torch.ones(2, requires_grad=True)\nu = torch.ones(2, "
+              "requires_grad=True)\ntorch.autograd.grad((x * 2).sum(), [u])\n")
+    with pytest.raises(RuntimeError) as natively:
+        native(source)
+    with pytest.raises(ProgramError) as caught:
+        run_program(source)
+    assert not caught.value.refused and caught.value.lineno == 4
+    assert caught.value.message == f"RuntimeError: {natively.value}"

@@ -145,6 +145,12 @@ def retained_section(study: Study) -> None:
             f"- {code(name + '.grad')} = {code(grad)}" for name, grad in study.retained.items()))
 
 
+def gradient_notes_section(study: Study) -> None:
+    """Gradients the program took with create_graph=True that have no graph (constants)."""
+    for name, why in study.gradient_notes:
+        st.info(f"**{code(name)} has no `grad_fn`** — {plain(why)}.", icon=":material/help:")
+
+
 def no_gradient_section(study: Study) -> None:
     """Each leaf that wanted a gradient and got none, and why (a detach, no_grad, a flag
     turned off, or not in the root's graph)."""

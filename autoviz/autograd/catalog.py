@@ -59,6 +59,8 @@ class Catalog:
     # id -> its name with the loop's index, given in a loop (``h (i=3)``): shown once no
     # name holds the tensor any more (the ``h`` of each pass of ``h = h * 2``)
     loop_names: dict[int, str] = field(default_factory=dict)
+    # id -> (line, tensor): a gradient torch.autograd.grad(..., create_graph=True) returned
+    gradients: dict[int, tuple[int | None, torch.Tensor]] = field(default_factory=dict)
 
     def cut(self, how: str, tensor: torch.Tensor, lineno: int | None) -> None:
         """Note the first time ``tensor``'s history was cut, and how."""

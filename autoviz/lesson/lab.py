@@ -444,6 +444,28 @@ def root_note(study: Live) -> str:
             "require grad, so autograd recorded no graph")
 
 
+def gradient_notes(study: Live) -> tuple[tuple[str, str], ...]:
+    """Each gradient ``torch.autograd.grad(..., create_graph=True)`` returned without a
+    graph of its own, named, and why: it is a constant (the classic confusion)."""
+    program = study.program
+    if program is None:
+        return ()
+    notes = []
+    for name, value in program.namespace.items():
+        if not isinstance(value, torch.Tensor) or value.requires_grad:
+            continue
+        found = program.catalog.gradients.get(id(value))
+        if found is None or found[1] is not value:
+            continue
+        notes.append((name, f"torch.autograd.grad(..., create_graph=True){_line(found[0])} "
+                            f"gave {name} = {preview(value)} with no grad_fn: this derivative "
+                            "depends on no tensor that requires grad (it is a constant), so "
+                            "there is no graph to differentiate again. Its backward() would "
+                            "raise torch's RuntimeError: element 0 of tensors does not "
+                            "require grad and does not have a grad_fn"))
+    return tuple(notes)
+
+
 def _freed(graph: Graph | None) -> Graph | None:
     """``graph`` with every saved tensor marked freed: after a backward without
     retain_graph, torch has released them all."""
@@ -572,6 +594,7 @@ def freeze(study: Live) -> Study:
                   if not t.is_leaf and t.retains_grad},
         first_grads=first, calls=calls, rules=rules_of(trace) if trace else (),
         no_gradient=no_gradient(study), root_note=root_note(study),
+        gradient_notes=gradient_notes(study),
         tables=tables,
         program_file=program_file(study.source, study.root, study.gradient_code,
                                   trace, bool(program and program.traces)))

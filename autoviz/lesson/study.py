@@ -89,6 +89,8 @@ class Study:
     # after the backward: each leaf that requires grad (or did) and got no .grad, and why
     no_gradient: tuple[tuple[str, str], ...] = ()
     root_note: str = ""  # why the root has no graph, where the program says so
+    # gradients autograd.grad(create_graph=True) gave without a graph, and why: (name, why)
+    gradient_notes: tuple[tuple[str, str], ...] = ()
     calls: tuple[ManualCall, ...] = ()  # the same step by hand, one per step
     rules: tuple[tuple[str, ...], ...] = ()  # the local rule with numbers, one per step
     tables: dict[str, Table] = field(default_factory=dict)

@@ -128,6 +128,8 @@ class Calls:
             return self._call_state(func.name, args, kwargs)
         if func.kind in _NN_KINDS:
             return self._call_nn(func, args, kwargs, node)
+        if func.kind == "autograd_grad":
+            return self._autograd_grad(args, kwargs)
         raise self._refuse(f"{func.name} cannot be called here")
 
     def _call_method(self, func: _Function, args: tuple, kwargs: dict[str, Any],
@@ -213,6 +215,38 @@ class Calls:
                      and t.grad is not None and t.grad.requires_grad]
             self.budget.deepen_graph(tensor, grads, 2 * len(trace.steps))
         self.program.traces.append(trace)
+
+    def _autograd_grad(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """``torch.autograd.grad(outputs, inputs, grad_outputs=None, retain_graph=None,
+        create_graph=False, allow_unused=None)``: torch's own, with what it makes counted
+        (the gradients; with ``create_graph``, their graphs)."""
+        import inspect
+
+        try:
+            bound = inspect.signature(torch.autograd.grad).bind(*args, **kwargs).arguments
+        except TypeError as exc:
+            raise _Failure(exc) from None
+        for key in ("is_grads_batched",):
+            if bound.get(key):
+                raise self._refuse(f"torch.autograd.grad({key}=True) is not supported")
+        outputs = tensors_in(bound.get("outputs"))
+        inputs = tensors_in(bound.get("inputs"))
+        if not outputs or not inputs:
+            raise _Failure(TypeError("torch.autograd.grad takes tensors: outputs and inputs"))
+        self.budget.before(al.SAME, (*outputs, *inputs, *tensors_in(
+            bound.get("grad_outputs"))), {}, "torch.autograd.grad")
+        self.budget.count_bytes(sum(t.numel() * t.element_size() for t in inputs))
+        with self._capture():
+            result = self._fail_safe(torch.autograd.grad, *args, **kwargs)
+        made = [g for g in result if isinstance(g, torch.Tensor)]
+        self.budget.count_objects(len(made))
+        if bound.get("create_graph"):  # the gradients have graphs of their own
+            self.budget.deepen_graph(outputs[0], [g for g in made if g.requires_grad],
+                                     2 * max(1, self.budget.depth_of(outputs[0])))
+        if bound.get("create_graph"):  # one with no graph all the same: the page says why
+            for grad in made:
+                self.program.catalog.gradients[id(grad)] = (self.budget.lineno, grad)
+        return result
 
     def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if len(self.frames) >= self.limits.call_depth:

@@ -57,6 +57,8 @@ def _nn_name(path: str, attr: str) -> Any:
     elif path == "torch.nn.init" and (attr in nn_support.INIT_FUNCTIONS
                                       or attr in nn_support.INIT_HELPERS):
         return _Function("nn_init", f"nn.init.{attr}", getattr(torch.nn.init, attr))
+    elif path == "torch.autograd" and attr == "grad":
+        return _Function("autograd_grad", "torch.autograd.grad", torch.autograd.grad)
     elif path == "torch.optim" and attr in nn_support.OPTIMIZERS:
         return _Function("optim", f"torch.optim.{attr}", nn_support.OPTIMIZERS[attr])
     return None
