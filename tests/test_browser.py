@@ -226,6 +226,7 @@ def test_graph_downloads_as_svg_and_png(server, browser, tmp_path):
     page.goto(server)
     page.wait_for_selector(GRAPH, timeout=90_000)
     files = {}
+    page.get_by_role("button", name="Share and export").click()  # the menu over the editor
     for name in ("graph.svg", "graph.png", "program.py"):
         button = page.get_by_role("button", name=name)
         button.scroll_into_view_if_needed()
@@ -392,6 +393,7 @@ def test_click_a_node_for_its_details_and_pan_and_zoom(server, browser):
                            timeout=30_000)
     page.locator(f"{VIEW} g#n1.selected").wait_for(timeout=30_000)
     page.get_by_role("button", name="Go to step 2").click()
+    page.locator(VIEW).scroll_into_view_if_needed()  # the step column may have scrolled
     page.wait_for_function("document.body.innerText.includes('Step 2 of 3')", timeout=30_000)
     # wheel zooms in around the pointer, drag pans: the viewBox changes, the layout not
     boxes = page.locator(VIEW).evaluate(BOXES)
@@ -595,4 +597,27 @@ def test_the_editor_runs_what_is_typed_and_marks_the_line_that_fails(server, bro
     assert page.locator(".pv-no.failing").inner_text() == str(len(lines) + 1)
     page.get_by_text("Stale:").wait_for(timeout=30_000)
     assert page.locator(GRAPH, has_text="P = O * a").count() == 1  # the last good graph
+    page.close()
+
+
+def test_arrow_keys_step_after_a_toggle_multiselect_was_used(server, browser):
+    """A toggle picked in the Toggles menu leaves the focus in its multiselect: → still
+    steps (the list is closed, its filter empty)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(_link(server))  # the neuron, at step 2
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_selector(WHOLE, timeout=60_000)
+    page.get_by_role("button", name="Toggles").click()
+    box = page.locator(".st-key-retain_grad input")
+    box.click()
+    page.get_by_role("option", name="n", exact=True).click()
+    page.keyboard.press("Escape")  # the list closes; the focus stays in the input
+    page.wait_for_function("document.body.innerText.includes('Toggles (1 on)')",
+                           timeout=60_000)
+    page.wait_for_function("document.body.innerText.includes('Step 0 of')", timeout=30_000)
+    focused = page.evaluate("document.activeElement && document.activeElement.getAttribute("
+                            "'role')")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.body.innerText.includes('Step 1 of')", timeout=30_000)
+    assert focused in ("combobox", None)
     page.close()

@@ -87,6 +87,8 @@ def _clicked(study: Study, scene: Scene) -> None:
         opened = fold.members[: max(1, budget() // 2)]
         ids = set(pinned(study)) | set(opened)
         st.session_state.expanded = {"source": study.source, "ids": sorted(ids)}
+        # the view keeps these in sight once the new layout comes (key: that layout's)
+        st.session_state.graph_opened = {"ids": list(opened), "key": None}
     elif study.graph is not None and node_id in study.graph.by_id:
         st.session_state.selected = node_id
         st.session_state.selected_line = None  # the node's own line shows instead
@@ -98,10 +100,13 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
     s = st.session_state
     selected = s.get("selected")
     state = step_state(scene, study.trace, k)
+    picture = None if s.get("svg_sent") == key else svg
     data = {
         # the picture goes once per session and layout (up to ~1.4 MB at 1,000 nodes);
         # a step sends only states. A view that lacks it asks (need_svg).
-        "svg": None if s.get("svg_sent") == key else svg,
+        "svg": picture,
+        # with the picture a summary's click made, the nodes it opened (kept in view)
+        "opened": _opened(scene, key) if picture is not None else [],
         "key": key,
         "state": state,
         # steps k-1 and k+1, shown at once on ←/→ or Prev/Next, before the rerun lands
@@ -132,6 +137,19 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
                on_drawn_change=want_rest, on_need_svg_change=_resend)
     s.svg_sent = key
     return scene
+
+
+def _opened(scene: Scene, key: str) -> list[str]:
+    """The drawn nodes the last click on a summary opened, if ``key`` is the layout that
+    click made (the first one laid out after it)."""
+    opened = st.session_state.get("graph_opened")
+    if not opened:
+        return []
+    if opened["key"] is None:
+        opened["key"] = key
+    if opened["key"] != key:
+        return []
+    return [i for i in opened["ids"] if i in scene.graph.by_id]
 
 
 def _resend() -> None:
