@@ -17,6 +17,7 @@ from ui import (
     build,
     comparison,
     graph,
+    history,
     loading,
     programview,
     share,
@@ -46,7 +47,8 @@ PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:1.6rem}"
             "[data-testid='stMainBlockContainer']{padding-bottom:5rem}"
             "[data-testid='stMainBlockContainer']{padding-top:3.5rem}}"
             # no keyboard hints on a touch screen
-            "@media (hover:none) and (pointer:coarse){.st-key-keys{display:none}}</style>")
+            "@media (hover:none) and (pointer:coarse){.st-key-keys,.st-key-stepper kbd"
+            "{display:none}}</style>")
 SLIDE_CSS = ("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
              "[data-testid='stExpandSidebarButton']{display:none}"
              "[data-testid='stMainBlockContainer']{padding:0.6rem 1rem;max-width:100%}</style>")
@@ -91,7 +93,7 @@ def run() -> None:
                    + "; ".join(one_line(p) for p in s.link_problems) + ".", icon="🔗")
 
     try:
-        base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions)
+        base = cached_study(s.code, s.root, s.gradient, s.retain, s.actions, which=s.which)
         ran = True
     except worker.JobFailed as exc:  # nothing is known of this program yet
         error_box("Busy" if exc.busy else "The server could not run the program",
@@ -155,6 +157,7 @@ def run() -> None:
             st.code(study.source, language="python", line_numbers=True)
     if study is not shown:
         comparison.comparison_section(shown, study, compare(shown, study))
+    history.history_section(study)
     st.divider()
     tables.tables_section(study)
 
@@ -178,7 +181,8 @@ def _toggled(shown: Study, base: Study, toggles: Toggles) -> tuple[Study, list[s
     s = st.session_state
     edited, notes = apply_toggles(s.code, toggles)
     try:
-        study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions)
+        study = cached_study(edited, s.root or base.root, s.gradient, s.retain, s.actions,
+                             which=s.which)
     except worker.JobFailed as exc:
         return shown, [f"The toggles are not applied yet: {code(exc.message)}."]
     return study, [plain(note) for note in notes]  # they quote the names toggled
@@ -188,7 +192,8 @@ def _last_good_or_stop(s: st.runtime.state.SessionStateProxy) -> Study:
     """The last program that ran, if the server can give it now (no second wait in the
     queue); else the page stops after the message already shown."""
     try:
-        return cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions, wait=False)
+        return cached_study(s.last_good, s.root, s.gradient, s.retain, s.actions, wait=False,
+                            which=s.which)
     except worker.JobFailed:
         st.stop()
         raise
@@ -210,6 +215,8 @@ def stepping(study: Study, large: bool, shown: Study | None = None,
     top_left, top_right = holder.columns([2.4, 1] if large else [3, 2], gap="medium")
     n = len(study.trace.steps) if study.trace else 0
     with top_right:
+        if not large:
+            history.which_section(study)
         k = stepper.stepper_section(n) if study.trace else 0
     dot = None
     with top_left:

@@ -247,12 +247,19 @@ def test_no_key_hints_from_the_view_on_a_touch_screen(server, browser):
     desk = _open(browser, server)
     hints = desk.locator(VIEW).evaluate(HINTS)
     assert any("(+)" in h for h in hints)  # a keyboard: the zoom keys are said
+    desk.wait_for_selector(".st-key-keys", timeout=60_000)
+    assert desk.locator(".st-key-keys").is_visible()  # "Keys: → next · ← back …"
+    assert desk.locator(".st-key-stepper kbd").first.is_visible()  # Home / End
     desk.context.close()
 
     page = _open(browser, server, 390, 844, has_touch=True, is_mobile=True)
     assert page.evaluate("matchMedia('(hover: none) and (pointer: coarse)').matches")
     hints = page.locator(VIEW).evaluate(HINTS)
     assert hints and not [h for h in hints if any(k in h for k in KEY_HINTS)], hints
+    page.wait_for_selector(".st-key-stepper kbd", state="attached", timeout=60_000)
+    assert not page.locator(".st-key-stepper kbd").first.is_visible()  # no Home / End
+    assert page.locator(".st-key-keys").count() == 0 or not page.locator(
+        ".st-key-keys").is_visible()  # no "Keys: → next …" either
     page.context.close()
 
 

@@ -11,6 +11,7 @@ const READABLE_PX = { normal: 14, large: 18 };
 const WHOLE_PX = { normal: 9.1, large: 13.6 };
 const CLICK_SLOP = 5; // px a pointer may move and still click
 const PAD = 16; // px of air around a fitted graph
+const TOOLS = 30; // px the tool buttons take at the top of the box
 const MAX_FIT = 1.25; // a small graph is not blown up past this
 const MIN_ZOOM = 0.02;
 const MAX_ZOOM = 8;
@@ -235,16 +236,18 @@ function fit(av, whole) {
   const [x, y, W, H] = av.full;
   const w = av.canvas.clientWidth || 800;
   const h = av.canvas.clientHeight || 600;
-  let s = Math.min((w - 2 * PAD) / W, (h - 2 * PAD) / H);
+  // the tool buttons sit over the top of the box: a fitted graph starts below them
+  const top = TOOLS;
+  let s = Math.min((w - 2 * PAD) / W, (h - 2 * PAD - top) / H);
   if (whole || s >= labelScale(av, WHOLE_PX)) {
     s = Math.min(s, MAX_FIT);
-    av.vb = [x + W / 2 - w / s / 2, y + H / 2 - h / s / 2, w / s, h / s];
+    av.vb = [x + W / 2 - w / s / 2, y + H / 2 - (h + top) / s / 2, w / s, h / s];
   } else {
     // too small to read: start readable, at the top (where backward starts), on the root
     s = labelScale(av, READABLE_PX);
     const box = nodeBox(av, av.data.roots && av.data.roots[0]);
     const cx = box ? box.x + box.w / 2 : x + W / 2;
-    av.vb = [cx - w / s / 2, y - PAD / s, w / s, h / s];
+    av.vb = [cx - w / s / 2, y - (PAD + top) / s, w / s, h / s];
   }
   apply(av);
 }
