@@ -1,5 +1,6 @@
 """The page, driven without a browser (streamlit.testing.v1.AppTest)."""
 
+import ast
 from pathlib import Path
 
 import pagetest
@@ -552,3 +553,57 @@ def test_at_the_last_step_the_page_checks_autograd_against_finite_differences(ap
     assert abs(float(check.loc["a", "numerical"]) - a.grad.item()) < 1e-4
     assert check.loc["a", "check"] == "✓"
     assert any("agree for every leaf" in s.value for s in app.success)
+
+
+TRAINING = ("import torch\ntorch.manual_seed(0)\nw = torch.randn(3, requires_grad=True)\n"
+            "x = torch.randn(5, 3)\ny = torch.randn(5)\n"
+            "for i in range(4):\n    loss = ((x @ w - y) ** 2).mean()\n    loss.backward()\n"
+            "    with torch.no_grad():\n        w -= 0.1 * w.grad\n        w.grad.zero_()\n")
+
+
+def test_a_training_loop_picks_its_backward_call_and_shows_the_loss_per_call(app):
+    """Four backward() calls: the last is stepped first; picking call 1 steps that one
+    (torch's own gradient then, as a native run of the same loop gives it), and the curve
+    and the table hold each call's loss and gradient."""
+    set_code(app, TRAINING)
+    assert app.select_slider(key="which_pick").value == 4
+    torch.manual_seed(0)
+    w = torch.randn(3, requires_grad=True)
+    x, y = torch.randn(5, 3), torch.randn(5)
+    native = []
+    for _ in range(4):
+        loss = ((x @ w - y) ** 2).mean()
+        loss.backward()
+        native.append((loss.item(), w.grad.clone()))
+        with torch.no_grad():
+            w -= 0.1 * w.grad
+            w.grad.zero_()
+    app.select_slider(key="which_pick").set_value(1).run()
+    assert app.session_state.which == 1 and app.session_state.step == 0
+    app.button(key="end").click().run()
+    shown = table(app, "leaf").set_index("leaf")["grad"]["w"]
+    assert torch.allclose(torch.tensor(ast.literal_eval(shown)), native[0][1], atol=1e-3)
+    calls = table(app, "value before")
+    assert list(calls["backward"].unique()) == [1, 2, 3, 4]
+    assert [float(v) for v in calls["root"]] == pytest.approx(
+        [round(value, 4) for value, _ in native], rel=1e-3)
+    (chart,) = app.get("vega_lite_chart")  # the loss curve, its points torch's losses
+    assert '"root value"' in chart.proto.spec or "root value" in str(chart.proto)
+    assert "4 backward() calls" in "\n".join(m.value for m in app.markdown)
+
+
+def test_network_form_in_the_nn_linear_style_names_the_layers_parameters(app):
+    app.radio(key="net_style").set_value("module")
+    app.selectbox(key="net_act").set_value("tanh")
+    app.button(key="net_go").click().run()
+    code = app.session_state.code
+    assert "layer = nn.Sequential(nn.Linear(3, 2), nn.Tanh())" in code
+    spec = dot(app)
+    assert "layer.0.weight" in spec and "layer.0.bias" in spec and "AddmmBackward0" in spec
+    app.button(key="end").click().run()
+    space: dict = {}
+    exec(compile(code, "<form>", "exec"), space)  # noqa: S102 - the form's own program
+    space["loss"].backward()
+    weight = space["layer"][0].weight.grad
+    shown = table(app, "leaf").set_index("leaf")["grad"]["layer.0.weight"]
+    assert torch.allclose(torch.tensor(ast.literal_eval(shown)), weight, atol=1e-3)

@@ -11,6 +11,7 @@ from autoviz.lesson.forms import (
     DTYPES,
     INITS,
     LOSSES,
+    STYLES,
     FormError,
     Leaf,
     Network,
@@ -115,7 +116,8 @@ def _submit_network() -> None:
     s = st.session_state
     try:
         code = network_program(Network(int(s.net_in), int(s.net_out), int(s.net_batch),
-                                       s.net_act, s.net_loss, int(s.net_seed)))
+                                       s.net_act, s.net_loss, int(s.net_seed),
+                                       s.get("net_style", "tensors")))
     except FormError as exc:
         s.form_error = ("network", str(exc))
         return
@@ -125,6 +127,9 @@ def _submit_network() -> None:
 def network_section() -> None:
     """One-layer network x @ w + b, activation, loss -> a program."""
     with st.expander("One-layer network form"):
+        st.radio("Style", STYLES, key="net_style", horizontal=True, format_func={
+            "tensors": "x @ w + b", "module": "nn.Linear"}.__getitem__,
+                 help="The same layer written with tensors, or with torch.nn modules.")
         cols = st.columns(3)
         cols[0].number_input("Inputs", 1, 512, 3, key="net_in")
         cols[1].number_input("Outputs", 1, 512, 2, key="net_out")

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 DTYPES = ("float32", "float64")
 INITS = ("value", "randn", "rand", "ones", "zeros")
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
+STYLES = ("tensors", "module")
+_MODULES = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()"}
+_LOSS_MODULES = {"bce_with_logits": "nn.BCEWithLogitsLoss()", "mse": "nn.MSELoss()",
+                 "cross_entropy": "nn.CrossEntropyLoss()"}
 LOSSES = ("bce_with_logits", "mse", "cross_entropy")
 _SHAPE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*)*,?\s*$")
 _NUMBERS = re.compile(r"^[\s\d.eE+\-\[\],]+$")
@@ -129,6 +133,7 @@ class Network:
     activation: str = "none"
     loss: str = "bce_with_logits"
     seed: int = 0
+    style: str = "tensors"  # "tensors": x @ w + b; "module": nn.Linear and nn's losses
 
 
 def network_program(spec: Network) -> str:
@@ -143,6 +148,10 @@ def network_program(spec: Network) -> str:
         raise FormError(f"loss must be one of {', '.join(LOSSES)}")
     if spec.loss == "cross_entropy" and spec.outputs < 2:
         raise FormError("cross-entropy needs at least 2 outputs (classes)")
+    if spec.style not in STYLES:
+        raise FormError(f"style must be one of {', '.join(STYLES)}")
+    if spec.style == "module":
+        return _module_program(spec)
     n, i, o = spec.batch, spec.inputs, spec.outputs
     lines = [
         "import torch",
@@ -167,4 +176,29 @@ def network_program(spec: Network) -> str:
     else:
         lines += [f"y = torch.randint(0, {o}, ({n},))  # class labels",
                   f"loss = F.cross_entropy({out}, y)"]
+    return "\n".join(lines) + "\n"
+
+
+def _module_program(spec: Network) -> str:
+    """The same layer as most courses write it: ``nn.Linear``, an activation module, a loss
+    module (the layer's weight and bias are its parameters, named ``layer.weight``…)."""
+    n, i, o = spec.batch, spec.inputs, spec.outputs
+    layers = [f"nn.Linear({i}, {o})"] + (
+        [_MODULES[spec.activation]] if spec.activation != "none" else [])
+    model = layers[0] if len(layers) == 1 else f"nn.Sequential({', '.join(layers)})"
+    lines = [
+        "import torch",
+        "import torch.nn as nn",
+        "",
+        f"torch.manual_seed({int(spec.seed)})",
+        f"x = torch.randn({n}, {i})  # a batch of {n} inputs",
+        f"layer = {model}",
+    ]
+    if spec.loss == "bce_with_logits":
+        lines.append(f"y = torch.randint(0, 2, ({n}, {o})).float()  # targets 0 or 1")
+    elif spec.loss == "mse":
+        lines.append(f"y = torch.randn({n}, {o})  # targets")
+    else:
+        lines.append(f"y = torch.randint(0, {o}, ({n},))  # class labels")
+    lines += [f"loss_fn = {_LOSS_MODULES[spec.loss]}", "loss = loss_fn(layer(x), y)"]
     return "\n".join(lines) + "\n"
