@@ -621,3 +621,17 @@ def test_arrow_keys_step_after_a_toggle_multiselect_was_used(server, browser):
     page.wait_for_function("document.body.innerText.includes('Step 1 of')", timeout=30_000)
     assert focused in ("combobox", None)
     page.close()
+
+
+def test_slide_mode_fills_the_frame_with_the_graph_the_stepper_and_the_step(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(_link(server, slide="1"))
+    page.wait_for_selector(GRAPH, timeout=90_000)
+    page.wait_for_function("document.body.innerText.includes('Step 2 of')", timeout=30_000)
+    box = page.locator(VIEW).bounding_box()
+    assert box["height"] >= 700 and box["y"] + box["height"] <= 800, box  # the frame's height
+    assert page.locator("[data-testid=stSidebar]").count() == 0 or not page.locator(
+        "[data-testid=stSidebar]").is_visible()
+    assert page.locator(".pv-root").count() == 0  # no editor
+    assert page.locator(".st-key-next button").is_visible()
+    page.close()

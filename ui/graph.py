@@ -46,7 +46,8 @@ def display_section() -> None:
                              "summary boxes (click one to expand it). 0: draw everything.")
 
 
-def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str] | None:
+def graph_section(study: Study, k: int, large: bool = False,
+                  fill: bool = False) -> Callable[[], str] | None:
     """The autograd graph with the replay's state at step ``k``: the interactive view
     (server layout, pan/zoom/click, folded above the node budget), or Streamlit's
     graphviz chart when the server cannot lay it out or the user picked it. Returns a
@@ -60,7 +61,7 @@ def graph_section(study: Study, k: int, large: bool = False) -> Callable[[], str
     graph = study.graph
     if st.session_state.get("view") != "classic" and layout.available():
         try:
-            scene = graphview.show(study, k, height, large, saved)
+            scene = graphview.show(study, k, height, large, saved, fill)
         except (layout.LayoutError, worker.JobFailed) as exc:
             st.caption(f"Interactive view unavailable ({code(str(exc))}); "
                        "showing the classic view.")

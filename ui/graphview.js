@@ -571,8 +571,9 @@ function render(component) {
   av.setTriggerValue = setTriggerValue;
   av.data = data;
   av.root.classList.toggle("large", !!data.large);
-  // projector: the graph fills the screen below where it starts (never less than asked)
-  av.canvas.style.height = data.large
+  // projector and slides: the graph fills the screen below where it starts (never less
+  // than asked)
+  av.canvas.style.height = data.fill
     ? `max(${data.height}px, calc(100vh - ${Math.round(av.root.getBoundingClientRect().top
         + window.scrollY) + 24}px))`
     : `${data.height}px`;

@@ -94,7 +94,8 @@ def _clicked(study: Study, scene: Scene) -> None:
         st.session_state.selected_line = None  # the node's own line shows instead
 
 
-def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
+def show(study: Study, k: int, height: int, large: bool, saved: bool,
+         fill: bool = False) -> Scene:
     """Mount the view for step ``k``; raises ``LayoutError`` if Graphviz fails."""
     scene, svg, key = scene_for(study, large, saved)
     s = st.session_state
@@ -123,6 +124,7 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
         "follow": True,
         "height": height,
         "large": large,
+        "fill": fill or large,  # as tall as the screen below it
         "first": bool(s.get("graph_first")),  # say "drawn": the rest of the page waits
     }
     fail = st.query_params.get("fail_view")  # tests: a view that fails in the browser,
@@ -131,7 +133,7 @@ def show(study: Study, k: int, height: int, large: bool, saved: bool) -> Scene:
     elif fail == "silent":  # or one whose script never gets to run
         data["fail"] = "silent"
     # projector: as tall as the view makes itself (the screen below it); else a fixed box
-    _COMPONENT(key="graph_view", data=data, height="content" if large else height + 8,
+    _COMPONENT(key="graph_view", data=data, height="content" if fill or large else height + 8,
                on_clicked_change=lambda: _clicked(study, scene), on_failed_change=_failed,
                on_step_to_change=_step_to,
                on_drawn_change=want_rest, on_need_svg_change=_resend)
