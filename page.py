@@ -223,7 +223,7 @@ def stepping(study: Study, large: bool, shown: Study | None = None,
         if study.error is not None and study.source != s.code:
             error_box("With the toggles, the program fails", str(study.error))
         elif study.graph is not None:
-            dot = graph.graph_section(study, k, large=large)
+            dot = graph.graph_section(study, k, large=large, fill=state.slide_mode())
     link = state.write_link()
     full = not (large or state.slide_mode())
     with top_left:

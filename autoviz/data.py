@@ -211,6 +211,27 @@ class Step:
 
 
 @dataclass(frozen=True)
+class HookFire:
+    """One of the program's hooks, run by the engine: before step ``step`` (1-based; a
+    node's post-hook: just after it), what it received and what it returned."""
+
+    step: int
+    kind: str  # "tensor" (tensor.register_hook), "node" (grad_fn.register_hook), "prehook"
+    target: str  # the tensor's name or the node's
+    line: int | None  # where the program registered it
+    received: str
+    returned: str  # "None": it changed nothing
+
+    def describe(self) -> str:
+        what = {"tensor": "the hook on", "node": "the post-hook of", "prehook":
+                "the pre-hook of"}.get(self.kind, "a hook on")
+        at = f" (registered at line {self.line})" if self.line else ""
+        change = ("returned None, so the gradient went on unchanged" if self.returned == "None"
+                  else f"returned {self.returned}, which the engine used instead")
+        return f"{what} {self.target}{at} received {self.received} and {change}"
+
+
+@dataclass(frozen=True)
 class BackwardTrace:
     """A recorded ``root.backward(gradient)``: the graph as it was before, and the steps."""
 
@@ -225,6 +246,8 @@ class BackwardTrace:
     hand: dict[int, Any] = field(default_factory=dict)
     nodes: dict[str, Any] = field(default_factory=dict)  # live only: node id -> the node
     saved: dict[int, dict[str, Any]] = field(default_factory=dict)  # live: step -> _saved_*
+    # the program's hooks that fired during this backward, in order (plain text)
+    hooks: list[HookFire] = field(default_factory=list)
 
     def step_of(self, node_id: str) -> Step | None:
         for step in self.steps:

@@ -30,11 +30,12 @@ from autoviz.runner.limits import Limits  # noqa: E402
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
-          actions: tuple[str, ...], where: Any = None, limits: Limits | None = None) -> Any:
-    return make_study(source, root, gradient, retain, actions, where, limits)
+          actions: tuple[str, ...], which: int = 0, *, where: Any = None,
+          limits: Limits | None = None) -> Any:
+    return make_study(source, root, gradient, retain, actions, where, limits, which=which)
 
 
-def numeric(source: str, root: str | None, gradient: str | None, where: Any = None,
+def numeric(source: str, root: str | None, gradient: str | None, *, where: Any = None,
             limits: Limits | None = None) -> Any:
     return finite_differences(source, root, gradient, limits, where)
 
@@ -97,9 +98,9 @@ def child(conn: Any, kind: str, args: tuple, limits: Limits, folder: str,
     ``where``: a shared value a program job keeps at the line it runs."""
     try:
         confine(limits, folder, FILE_BYTES[kind])
-        if kind in PROGRAM_JOBS:  # the runner's caps are the pool's too: one Limits
-            args = (*args, where, limits)
-        outcome: tuple[str, Any] = ("ok", JOBS[kind](*args))
+        # the runner's caps are the pool's too: one Limits
+        extra = {"where": where, "limits": limits} if kind in PROGRAM_JOBS else {}
+        outcome: tuple[str, Any] = ("ok", JOBS[kind](*args, **extra))
     except MemoryError:
         outcome = ("memory", None)
     except layout.LayoutError as exc:

@@ -36,7 +36,7 @@ PRELOAD = ["autoviz.jobs"]
 _ALLOWED = {
     ("autoviz.data", name) for name in (
         "Value", "TensorInfo", "SavedTensor", "Paths", "GraphNode", "GraphEdge", "Graph",
-        "Contribution", "Step", "BackwardTrace")
+        "Contribution", "Step", "BackwardTrace", "HookFire")
 } | {
     ("autoviz.lesson.study", name) for name in ("Study", "Pass", "ManualCall", "Table")
 } | {
@@ -308,10 +308,11 @@ def pool() -> Pool:
 
 
 def study(source: str, root: str | None, gradient: str | None, retain: bool,
-          actions: tuple[str, ...], session: str | None = None, wait: bool = True) -> Any:
+          actions: tuple[str, ...], session: str | None = None, wait: bool = True,
+          which: int = 0) -> Any:
     """:func:`autoviz.lesson.lab.make_study` in a worker: a :class:`~autoviz.lesson.study.Study`."""
-    return pool().run("study", source, root, gradient, retain, actions, session=session,
-                      wait=wait)
+    return pool().run("study", source, root, gradient, retain, actions, which,
+                      session=session, wait=wait)
 
 
 def numeric(source: str, root: str | None, gradient: str | None,

@@ -252,6 +252,10 @@ def assert_same_value(got: Any, want: Any, what: str) -> None:
         assert type(got) is type(want) and len(got) == len(want), f"{what}: {got!r}"
         for i, (g, w) in enumerate(zip(got, want)):
             assert_same_value(g, w, f"{what}[{i}]")
+    elif isinstance(want, dict):  # in order, as Python keeps it
+        assert type(got) is dict and list(got) == list(want), f"{what}: {got!r}"
+        for key, w in want.items():
+            assert_same_value(got[key], w, f"{what}[{key!r}]")
     elif isinstance(want, float) and math.isnan(want):
         assert isinstance(got, float) and math.isnan(got), f"{what}: {got!r}"
     else:
@@ -877,6 +881,70 @@ class Builder:
             self.emit(f"{name} = [{v.name}, {w.name}]\n{name}.append({v.name} + 1)\n"
                       f"for t in {name}[::-1]:\n    print(t.sum().item(), len({name}))")
 
+    def pythonic(self) -> None:
+        """The Python around tensors that issue 14 added: comprehensions and generators,
+        dicts, while/else, try/except of torch's own error, lambda and sorted(key=),
+        defaults and keyword-only arguments, assert."""
+        v = self.pick()
+        assert v is not None
+        w = self.pick(lambda u: u.shape == v.shape)
+        assert w is not None  # v itself at worst
+        kind = self.draw(st.integers(0, 7))
+        name = self.fresh()
+        if kind == 0:
+            items = f"l{self.count}"
+            self.count += 1
+            self.emit(f"{items} = [{v.name} * {self.constant()} for k in "
+                      f"range({self.draw(st.integers(1, 3))}) if k % 2 == 0]\n"
+                      f"{name} = sum(t.sum() for t in {items})")
+            self.bind(name, (), v.grad and not self.no_grad)
+        elif kind == 1:
+            table = f"d{self.count}"
+            self.count += 1
+            self.emit(f'{table} = {{"a": {v.name}, "b": {w.name}}}\n'
+                      f'{name} = {table}["a"] + {table}.get("b", {v.name})\n'
+                      f"for key, t in {table}.items():\n    print(key, t.shape, "
+                      f'"a" in {table}, len({table}))')
+            self.bind(name, v.shape, (v.grad or w.grad) and not self.no_grad)
+        elif kind == 2:
+            self.emit(f"k = 0\nwhile k < {self.draw(st.integers(0, 3))}:\n"
+                      f"    {v.name} = {v.name} * 0.5 + {w.name}\n    k += 1\n"
+                      f"    if k > 5:\n        break\nelse:\n    print('done', k)")
+            v.grad, v.leaf = v.grad or w.grad, v.leaf and False
+        elif kind == 3:
+            self.emit(f"try:\n    {name} = {v.name}.view(-1, 7)\n"
+                      f"except (ValueError, RuntimeError) as err:\n    print('caught:', err)\n"
+                      f"    {name} = {v.name} * 1.0\nelse:\n    print('viewed')\n"
+                      f"finally:\n    print('finally')")
+            self.bind(name, v.shape, v.grad and not self.no_grad)
+        elif kind == 4:
+            fn, items = f"key{self.count}", f"l{self.count}"
+            self.count += 1
+            self.emit(f"{fn} = lambda t: t.sum().item()\n"
+                      f"{items} = sorted([{v.name}, {w.name}], key={fn}, "
+                      f"reverse={self.draw(st.booleans())})\n"
+                      f"print([round({fn}(t), 3) for t in {items}], "
+                      f"max({items}, key=lambda t: t.numel()).shape)")
+        elif kind == 5:
+            self.emit(f"print(any(t.requires_grad for t in [{v.name}, {w.name}]), "
+                      f"max(t.numel() for t in ({v.name}, {w.name})), "
+                      f"{{k: t.dim() for k, t in enumerate([{v.name}, {w.name}])}}, "
+                      f"{{t.ndim for t in [{v.name}]}}, "
+                      f"isinstance({v.name}, torch.Tensor), list(map(len, ['ab', 'c'])))")
+        elif kind == 6:
+            g = f"g{self.count}"
+            self.count += 1
+            self.emit(f"def {g}(a, scale=2.0, *rest, shift=0.5, **extra):\n"
+                      f"    def inner(b):\n        return b * scale + shift\n"
+                      f"    return inner(a)\n"
+                      f"{name} = {g}({v.name}, shift={self.constant()})")
+            self.bind(name, v.shape, v.grad and not self.no_grad)
+        else:
+            u = self.pick()
+            assert u is not None
+            self.emit(f'assert {v.name}.shape == {u.name}.shape, f"shapes {{{v.name}.shape}} '
+                      f'and {{{u.name}.shape}}"')
+
     def comment(self) -> None:
         text = self.draw(COMMENT_TEXT)
         if self.lines and self.draw(st.booleans()):
@@ -891,7 +959,7 @@ class Builder:
             kinds.append("comment")
         if not nested:
             kinds += ["no_grad", "loop", "train", "define", "assign", "backward", "branch",
-                      "classify", "python", "python"]
+                      "classify", "python", "python", "pythonic", "pythonic"]
         kind = self.choice(kinds)
         if kind == "seed":
             self.emit(f"torch.manual_seed({self.draw(st.integers(0, 2**31))})")
@@ -900,7 +968,8 @@ class Builder:
          "backward": self.backward_stmt, "inplace": self.inplace, "comment": self.comment,
          "no_grad": self.no_grad_block, "loop": self.loop, "train": self.train,
          "define": self.define, "scalar": self.scalar, "unpack": self.unpack,
-         "branch": self.branch, "classify": self.classify, "python": self.python}[kind]()
+         "branch": self.branch, "classify": self.classify, "python": self.python,
+         "pythonic": self.pythonic}[kind]()
 
 
 @st.composite
@@ -1028,6 +1097,13 @@ HOSTILE_EXPRESSIONS = [
     "sum(torch.zeros(20000, requires_grad=True))", "sum([{v}] * 20000)",
     "max(torch.zeros(100000))", "torch.ones(2).view(*[1] * 3000, 2) + 1",
     "{v}[(None,) * 3000]", "{v}.repeat(*[1] * 3000, 2)", "torch.zeros([1] * 3000).sum()",
+    # the Python of issue 14: comprehensions, generators, lambdas, dicts, formatting
+    "[[0] * 10**4 for k in range(10**4)]", "{k: [0] * 50000 for k in range(1000)}",
+    "sum(sum(1 for a in range(10**6)) for b in range(10**6))", "{{{v}: 1}}", "{{{v}}}",
+    "(lambda f: f(f))(lambda f: f(f))", "sorted([{v}] * 1000)", "max([{v}, {v}])",
+    "'{0.__class__}'.format({v})", "'{:>{w}}'.format(1, w=10**9)", "'%*d' % (10**9, 1)",
+    "'%s' % ({v},)", "list(map(lambda t: t * 2, [{v}] * 10**5))", "(lambda: {v}).__code__",
+    "pow(10, 10**9)", "pow(2, 10**18, 7)", "[t.grad for t in [{v}]]", "dict(zip('ab', [{v}]))",
 ]
 
 HOSTILE_STATEMENTS = [
@@ -1059,6 +1135,14 @@ HOSTILE_STATEMENTS = [
     "torch.manual_seed(0)\nfor i in range(3):\n    torch.manual_seed(i)",
     "if True:\n  x = 1\n        y = 2", "x = 1 \\\n  + 2", "x = '''\nunterminated",
     "print('\\N{GREEK SMALL LETTER ALPHA}')", "x = \"\\x00\"", "s = '\\ud800'\nprint(s)",
+    # the Python of issue 14: no except swallows a refusal, no while outruns the cap
+    "try:\n    x = [0] * 10**12\nexcept:\n    pass", "while True:\n    try:\n        pass\n"
+    "    except Exception:\n        pass", "def f(a=[]):\n    a.append(a)\n    return f()\nf()",
+    "try:\n    pass\nexcept BaseException:\n    pass", "import math\nx = math.factorial(10**6)",
+    "def f():\n    try:\n        return [0] * 10**12\n    finally:\n        return 1\nprint(f())",
+    "g = (y for y in range(3))\nfor i in range(200):\n    g = (y for y in g)\nprint(list(g))",
+    "d = {}\nd['d'] = d\nprint(d)", "n = 0\nwhile n < 10**9:\n    n += 1",
+    "try:\n    {v}.view(-1, 7)\nexcept RuntimeError as e:\n    print(e.__traceback__)",
 ]
 
 CONTROL = ["\x00", "\r", "\t", "\x0c", "\x0b", "\u2028", "\ufeff", "\\", "\x1a", "\r\n",

@@ -204,7 +204,7 @@ ESCAPES = [
     pytest.param(T + "m = torch.nn.Module()", 2, id="torch.nn.Module"),
     pytest.param(T + "g = torch.compile(None)", 2, id="torch.compile"),
     pytest.param(T + "j = torch.jit.script(None)", 2, id="torch.jit"),
-    pytest.param(T + "g = torch.autograd.grad(torch.ones(1), [])", 2, id="torch.autograd"),
+    pytest.param(T + "g = torch.autograd.graph", 2, id="torch.autograd"),
     pytest.param(TF + "d = F.__dict__", 3, id="F.__dict__"),
     pytest.param(TF + "t = F.torch", 3, id="F.torch"),
     pytest.param("import torch as t\nc = t._C", 2, id="aliased-torch._C"),
@@ -284,39 +284,21 @@ def test_modules_and_functions_are_not_values(source: str, lineno: int) -> None:
 # ---- syntax autoviz does not run ----------------------------------------------------
 
 SYNTAX = [
-    pytest.param("f = lambda: 0", 1, id="lambda"),
     pytest.param("class A:\n    pass", 1, id="class"),
     pytest.param("x = 1\nwhile True:\n    pass", 2, id="while-True"),
-    pytest.param("try:\n    x = 1\nexcept Exception:\n    pass", 1, id="try-except"),
-    pytest.param("try:\n    pass\nfinally:\n    pass", 1, id="try-finally"),
     pytest.param("try:\n    pass\nexcept* ValueError:\n    pass", 1, id="try-star"),
-    pytest.param("x = [i for i in range(3)]", 1, id="list-comprehension"),
-    pytest.param("x = sum(i for i in range(3))", 1, id="generator-expression"),
-    pytest.param("x = {i: i for i in range(2)}", 1, id="dict-comprehension"),
-    pytest.param("x = {i for i in range(2)}", 1, id="set-comprehension"),
     pytest.param("def f(a):\n    global y\n    return a", 2, id="global"),
     pytest.param("def f(a):\n    nonlocal a\n    return a", 2, id="nonlocal"),
-    pytest.param("def f(a):\n    def g(b):\n        return b\n    return a", 2,
-                 id="nested-def"),
-    pytest.param("d = {'a': 1}", 1, id="dict-literal"),
-    pytest.param("s = {1, 2}", 1, id="set-literal"),
     pytest.param("if (n := 10) > 5:\n    pass", 1, id="walrus"),
     pytest.param("with open('/tmp/f', 'w') as f:\n    pass", 1, id="with-open-as"),
-    pytest.param("x = 1\ndel x", 2, id="del"),
     pytest.param("async def f(a):\n    return a", 1, id="async-def"),
     pytest.param("def f(a):\n    yield a", 2, id="yield"),
     pytest.param("def d(f):\n    return f\n@d\ndef g(a):\n    return a", {3, 4},
                  id="decorator"),
-    pytest.param("raise ValueError('x')", 1, id="raise"),
-    pytest.param("assert False", 1, id="assert"),
     pytest.param("match 1:\n    case 1:\n        pass", 1, id="match"),
     pytest.param("x = [1, 2]\na, *b = x", 2, id="starred-assign"),
-    pytest.param("for i in range(2):\n    pass\nelse:\n    pass", 1, id="for-else"),
-    pytest.param("def f(*a):\n    return a", 1, id="varargs"),
-    pytest.param("def f(a=1):\n    return a", 1, id="default-arg"),
     pytest.param("kw = [1]\nprint(**kw)", 2, id="kwargs-unpacking"),
     pytest.param("x = 1 << 3", 1, id="shift"),
-    pytest.param("x = 1 in [1]", 1, id="in"),
     pytest.param("x = b'abc'", 1, id="bytes"),
     pytest.param("return 1", 1, id="top-level-return"),
     pytest.param("x = 1\nx.real = 2", 2, id="attribute-assign"),
@@ -512,7 +494,7 @@ def test_static_refusal_runs_no_line_before_it(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(torch, "ones", spy)
     # If lines 1-2 ran, line 2 would itself be refused (output cap), at line 2.
     source = ("import torch\nfor i in range(10**6):\n    print(torch.ones(1000))\n"
-              "f = lambda: 0\n")
+              "global q\n")
     err = refused_quickly(source, 4)
     assert calls == [], "lines before the refused line ran"
     err = refused_quickly("x = 1\ny = 2\nimport os\n", 3)
@@ -876,11 +858,10 @@ def test_builtin_sum_builds_torchs_graph() -> None:
 
 
 FUNCTION_VALUES = [
-    pytest.param("def f(a):\n    return a\ng = f", 3, id="assign"),
     pytest.param("def f(a):\n    return a\nprint(f)", 3, id="print"),
     pytest.param("def f(a):\n    return a\nL = [f]", 3, id="in-list"),
-    pytest.param("def f(a):\n    return a\ny = f(f)", 3, id="argument"),
-    pytest.param("def f(a):\n    return f\ny = f(1)", 2, id="returned"),
+    pytest.param("def f(a):\n    return a\ny = f + 1", 3, id="operation"),
+    pytest.param("def f(a):\n    return a\nd = {'k': f}", 3, id="in-dict"),
     pytest.param("def f(a):\n    return a\ns = str(f)", 3, id="str"),
 ]
 

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "gradient": "",
     "retain": True,
     "actions": (),
+    "which": 0,  # of the program's own backward calls, the one stepped through (0: last)
     "step": 0,
     "no_grad": "off",
     "no_grad_line": None,
@@ -69,6 +70,7 @@ def set_program(code: str, root: str | None = None) -> None:
     st.session_state.selected_line = None
     st.session_state.actions = ()
     st.session_state.step = 0
+    st.session_state.which = 0
     st.session_state.detach = []
     st.session_state.frozen = []
     st.session_state.retain_grad = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from autoviz.data import short_path
+from autoviz.data import BackwardTrace, short_path
 from autoviz.data import text as preview
 from autoviz.lesson.study import Study
 from ui.stepper import step_to
@@ -41,6 +41,7 @@ def step_panel(study: Study, k: int, compact: bool = False) -> None:
         st.caption(f"torch's name: {code(step.name)} · reached as {code(short_path(step.path))}")
     received = ", ".join(preview(g) for g in step.grad_outputs)
     st.markdown(f"**Received** (`grad_outputs`): {code(received)}")
+    hooks_section(trace, k)
     rule = study.local_rule(k)
     if rule:  # the node's derivative with this program's numbers
         st.markdown("**Local rule:**\n" + "\n".join(f"- {code(line)}" for line in rule))
@@ -143,6 +144,17 @@ def retained_section(study: Study) -> None:
     if study.retained:
         st.markdown("**Kept by `retain_grad()`**\n" + "\n".join(
             f"- {code(name + '.grad')} = {code(grad)}" for name, grad in study.retained.items()))
+
+
+def hooks_section(trace: BackwardTrace, k: int) -> None:
+    """The program's hooks that the engine ran at step ``k``, and what they did."""
+    for fire in trace.hooks:
+        if fire.step == k:
+            changed = fire.returned != "None"
+            text = plain(fire.describe()[0].upper() + fire.describe()[1:])
+            (st.warning if changed else st.info)(
+                f"**Hook** — {text}." + (" The steps that follow use what it returned."
+                                         if changed else ""), icon=":material/phishing:")
 
 
 def gradient_notes_section(study: Study) -> None:

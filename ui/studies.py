@@ -16,7 +16,7 @@ from autoviz.lesson.study import Study
 from autoviz.runner.errors import ProgramError
 from ui.state import session_id
 
-Key = tuple[str, str | None, str, bool, tuple[str, ...]]
+Key = tuple[str, str | None, str, bool, tuple[str, ...], int]
 # ~20 Long chain presets (each ~26 MB in memory, weight ~15,000): the most the server keeps.
 BUDGET = 300_000
 
@@ -54,10 +54,10 @@ def _make(key: Key, wait: bool) -> Study:
     """Made in a worker process: a program its worker had to stop, or that crashed it,
     gives a Study holding that error (kept like any other); a busy server, or a failure
     that says nothing about the program, raises, and nothing is kept."""
-    source, root, gradient, retain, actions = key
+    source, root, gradient, retain, actions, which = key
     try:
         return worker.study(source, root, gradient or None, retain, actions, session_id(),
-                            wait)
+                            wait, which)
     except worker.JobFailed as exc:
         if exc.transient:
             raise
@@ -65,11 +65,12 @@ def _make(key: Key, wait: bool) -> Study:
 
 
 def cached_study(source: str, root: str | None, gradient: str, retain: bool,
-                 actions: tuple[str, ...], wait: bool = True) -> Study:
+                 actions: tuple[str, ...], wait: bool = True, which: int = 0) -> Study:
     """The study for these choices, derived from the state, never stored in it; raises
     :class:`autoviz.worker.JobFailed` when the server cannot make it now (``wait=False``:
-    at once, if no worker is free)."""
-    key: Key = (source, root, gradient, retain, actions)
+    at once, if no worker is free). ``which``: the program's own backward call to step
+    through (1, 2…; 0: its last)."""
+    key: Key = (source, root, gradient, retain, actions, which)
     found = _lookup(key)
     if found is not None:
         return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -93,6 +94,17 @@ def record_backward(root: torch.Tensor, gradient: torch.Tensor | None = None, *,
                        max_elements, 0 if create_graph else hand_calls)
 
 
+_recording: list[tuple[list, list]] = []  # (steps so far, hook firings) of each running one
+
+
+def hook_fired(fire: Any) -> None:
+    """A hook of the program's ran in the backward being recorded (if one is): keep it,
+    with the step it came before (its ``step`` is filled in here)."""
+    if _recording:
+        raw, fires = _recording[-1]
+        fires.append(replace(fire, step=len(raw) + 1))
+
+
 def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: bool | None,
             create_graph: bool, inputs: Any, catalog: Catalog | None, root_name: str | None,
             max_elements: int | None, hand_calls: int) -> BackwardTrace:
@@ -122,6 +134,8 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
             hand[index] = exc
 
     handles = []
+    fires: list = []
+    _recording.append((raw, fires))
     try:
         for node, kind in zip(found.order, found.kinds):
             if node is None:
@@ -139,6 +153,7 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
         root.backward(gradient, retain_graph=retain_graph, create_graph=create_graph,
                       inputs=inputs)
     finally:
+        _recording.pop()
         for handle in handles:
             handle.remove()
     leaf_grads: dict[str, torch.Tensor | None] = {}
@@ -167,7 +182,7 @@ def _record(root: torch.Tensor, gradient: torch.Tensor | None, retain_graph: boo
     return _fast(BackwardTrace, graph, steps, root_name,
                  None if gradient is None else gradient.detach().clone(),
                  bool(retain_graph), leaf_grads, hand,
-                 {node_id: node for node, node_id in found.ids.items()}, saved)
+                 {node_id: node for node, node_id in found.ids.items()}, saved, fires)
 
 
 _SAVED: dict[type, tuple[str, ...]] = {}

@@ -17,7 +17,7 @@ from autoviz.autograd.graph import Graph, extract_graph, preview
 from autoviz.data import BackwardTrace, Contribution, Value
 from autoviz.drawing.export import program_file
 from autoviz.lesson.rules import local_rule
-from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study
+from autoviz.lesson.study import BACKWARD, ManualCall, Pass, Study, Table
 from autoviz.lesson.tables import leaf_grads_table, nodes_table, steps_table, tensors_table
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.limits import Limits
@@ -43,6 +43,7 @@ class Live:
     backward_error: str | None = None
     passes: tuple[Pass, ...] = ()
     gradient_code: str | None = None
+    which: int = 0  # of the program's own backward calls, the one stepped through (1…)
 
 
 def root_candidates(program: Program) -> list[str]:
@@ -80,16 +81,21 @@ def parse_gradient(text: str) -> torch.Tensor:
 
 def make_study(source: str, root: str | None = None, gradient: str | None = None,
                retain_graph: bool = True, actions: tuple[str, ...] = (),
-               where: Any = None, limits: Limits | None = None) -> Study:
+               where: Any = None, limits: Limits | None = None, which: int = 0) -> Study:
     """Run ``source``, record backward from ``root`` (default: the best candidate), and
     return what the page shows, as plain data. ``where``: see :func:`run_program` (0 once
-    the program has run); ``limits``: the runner's caps (its defaults if None)."""
-    return freeze(run_study(source, root, gradient, retain_graph, actions, where, limits))
+    the program has run); ``limits``: the runner's caps (its defaults if None); ``which``:
+    of the program's own backward calls, the one to step through (1, 2…; 0: the last)."""
+    live = run_study(source, root, gradient, retain_graph, actions, where, limits, which)
+    if live.program is not None:  # the program's hooks ran in the recorded backward: done
+        for handle in live.program.handles:
+            handle.remove()
+    return freeze(live)
 
 
 def run_study(source: str, root: str | None = None, gradient: str | None = None,
               retain_graph: bool = True, actions: tuple[str, ...] = (),
-              where: Any = None, limits: Limits | None = None) -> Live:
+              where: Any = None, limits: Limits | None = None, which: int = 0) -> Live:
     """:func:`make_study`'s live half: the program run and its backward recorded."""
     study = Live(source)
     try:
@@ -104,10 +110,12 @@ def run_study(source: str, root: str | None = None, gradient: str | None = None,
     study.roots = tuple(root_candidates(program))
     if root is not None and not isinstance(program.namespace.get(root), torch.Tensor):
         root = None  # a choice kept from another program: this program's own choice wins
-    if program.traces and (root is None or root == program.traces[-1].root_name):
+    chosen = which - 1 if 1 <= which <= len(program.traces) else len(program.traces) - 1
+    if program.traces and (root is None or root == program.traces[chosen].root_name):
         # the program called .backward() itself: step through what torch did then (a
         # gradient kept from another program has nothing to say here)
-        study.trace = program.traces[-1]
+        study.which = chosen + 1
+        study.trace = program.traces[chosen]
         study.root = study.trace.root_name
         study.graph = study.trace.graph
         tensor = program.namespace.get(study.root or "")
@@ -444,6 +452,28 @@ def root_note(study: Live) -> str:
             "require grad, so autograd recorded no graph")
 
 
+HISTORY_ROWS = 2_000  # rows of the per-call table (the losses are all kept)
+
+
+def history(program: Program | None) -> tuple[tuple[float | None, ...], Table | None]:
+    """The program's own backward calls: the root's value at each (a loss curve), and per
+    call each named leaf's value then and the gradient that call gave it."""
+    if program is None or len(program.traces) < 2:
+        return (), None
+    rows = []
+    for index, (trace, (lineno, _)) in enumerate(zip(program.traces, program.calls), 1):
+        root = trace.graph.node(trace.graph.roots[0]).tensor if trace.graph.roots else None
+        for node in trace.graph.leaves():
+            if len(rows) >= HISTORY_ROWS or node.tensor is None or not node.tensor.name:
+                continue
+            rows.append((index, lineno, root.value if root is not None else "",
+                         node.tensor.name, node.tensor.value,
+                         preview(trace.leaf_grads.get(node.id))))
+    losses = tuple(value for _, value in program.calls)
+    return losses, Table(("backward", "line", "root", "leaf", "value before", "grad"),
+                         tuple(rows))
+
+
 def gradient_notes(study: Live) -> tuple[tuple[str, str], ...]:
     """Each gradient ``torch.autograd.grad(..., create_graph=True)`` returned without a
     graph of its own, named, and why: it is a constant (the classic confusion)."""
@@ -533,7 +563,8 @@ def frozen_trace(trace: BackwardTrace) -> BackwardTrace:
              for step in trace.steps]
     return BackwardTrace(trace.graph, steps, trace.root_name, plain(trace.gradient),
                          trace.retain_graph,
-                         {k: plain(v) for k, v in trace.leaf_grads.items()})
+                         {k: plain(v) for k, v in trace.leaf_grads.items()},
+                         hooks=list(trace.hooks))
 
 
 def shown_warnings(found: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
@@ -567,6 +598,7 @@ def freeze(study: Live) -> Study:
     first: dict[str, str] = {}
     calls: tuple[ManualCall, ...] = ()
     frozen = None
+    losses, calls_table = history(program)
     if trace is not None:
         tables["steps"] = steps_table(trace)
         tables["leaf_grads"] = leaf_grads_table(trace)
@@ -595,6 +627,8 @@ def freeze(study: Live) -> Study:
         first_grads=first, calls=calls, rules=rules_of(trace) if trace else (),
         no_gradient=no_gradient(study), root_note=root_note(study),
         gradient_notes=gradient_notes(study),
+        which=study.which, backward_calls=len(program.traces) if program else 0,
+        losses=losses, history=calls_table,
         tables=tables,
         program_file=program_file(study.source, study.root, study.gradient_code,
                                   trace, bool(program and program.traces)))

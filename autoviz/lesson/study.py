@@ -91,6 +91,12 @@ class Study:
     root_note: str = ""  # why the root has no graph, where the program says so
     # gradients autograd.grad(create_graph=True) gave without a graph, and why: (name, why)
     gradient_notes: tuple[tuple[str, str], ...] = ()
+    # the program's own backward calls: how many, the one stepped through (1…; 0: none),
+    # the root's value at each (None: not one number), per call the leaves' values/grads
+    backward_calls: int = 0
+    which: int = 0
+    losses: tuple[float | None, ...] = ()
+    history: Table | None = None
     calls: tuple[ManualCall, ...] = ()  # the same step by hand, one per step
     rules: tuple[tuple[str, ...], ...] = ()  # the local rule with numbers, one per step
     tables: dict[str, Table] = field(default_factory=dict)

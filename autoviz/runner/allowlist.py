@@ -84,7 +84,7 @@ TENSOR_METHODS: dict[str, str] = {
         same="relu_ sigmoid_ tanh_ exp_ log_ neg_ abs_ sqrt_ zero_ clamp_ clamp_min clamp_max "
         "float double half long int bool to type_as contiguous requires_grad_ retain_grad "
         "item tolist numel dim size nelement element_size is_contiguous fill_ backward "
-        "sum_to_size detach_ cpu",
+        "sum_to_size detach_ cpu register_hook",
         broadcast="add_ sub_ mul_ div_ pow_ copy_ masked_fill_ lerp_ eq_ clamp_min_ clamp_max_",
         shaped="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
         "index_select gather scatter scatter_add index_add diag masked_select nonzero",
@@ -118,7 +118,7 @@ GRAD_MODES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "inference
 PROGRAM_STATE_CALLS = frozenset({"manual_seed", "set_printoptions", "is_grad_enabled"})
 
 # Methods and attributes of autograd nodes (grad_fn objects).
-NODE_METHODS = frozenset({"name"})
+NODE_METHODS = frozenset({"name", "register_hook", "register_prehook"})
 NODE_ATTRIBUTES = frozenset({"next_functions", "variable"})
 
 # Attributes of torch.return_types results (max(dim=...), sort, topk...).
@@ -136,4 +136,10 @@ IMPORTABLE = {
     "torch.nn.init": "torch.nn.init",
     "torch.optim": "torch.optim",
     "torch.autograd": "torch.autograd",
+    "math": "math",  # its pure functions and constants (autoviz.runner.pyvalues)
 }
+
+# exceptions a program may neither catch nor raise (catching them would swallow what
+# stops a runaway program; the interpreter's own refusals are never catchable at all)
+FORBIDDEN_EXCEPTIONS = frozenset({"BaseException", "KeyboardInterrupt", "SystemExit",
+                                  "GeneratorExit", "MemoryError", "RecursionError"})

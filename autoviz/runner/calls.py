@@ -17,6 +17,7 @@ from autoviz.runner import allowlist as al
 from autoviz.runner.checks import source_lines
 from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in, tensors_of
 from autoviz.runner.errors import ProgramError
+from autoviz.runner.hooks import KINDS
 from autoviz.runner.nn import BoundMethod, global_generator
 from autoviz.runner.values import (
     _BINOP_NAMES,
@@ -58,14 +59,18 @@ class Calls:
             kwargs = {kw.arg: self._value(kw.value) for kw in node.keywords}
             return self._super_init(args, kwargs)
         func = self._eval(node.func)
+        if func.__class__ is _Function and func.kind == "python":  # pycode's builtins
+            return self._call_python(func, node)
         args: list[Any] = []
         for arg in node.args:
             if arg.__class__ is ast.Starred:
                 args.extend(self._starred(arg))
             else:
-                args.append(self._value(arg))
-        kwargs = {kw.arg: self._value(kw.value) for kw in node.keywords} if node.keywords \
+                args.append(self._held(arg))  # a program's function may be passed
+        kwargs = {kw.arg: self._held(kw.value) for kw in node.keywords} if node.keywords \
             else {}
+        if func.__class__ is not UserFunction and func.__class__ is not BoundMethod:
+            self._check_function_arguments(func, args, kwargs)
         if func.__class__ is _Function:
             return self._call_function(func, tuple(args), kwargs, node)
         if isinstance(func, _Node):
@@ -130,6 +135,8 @@ class Calls:
             return self._call_nn(func, args, kwargs, node)
         if func.kind == "autograd_grad":
             return self._autograd_grad(args, kwargs)
+        if func.kind == "handle":  # a hook's handle.remove()
+            return self._fail_safe(func.target.remove, *args, **kwargs)
         raise self._refuse(f"{func.name} cannot be called here")
 
     def _call_method(self, func: _Function, args: tuple, kwargs: dict[str, Any],
@@ -144,9 +151,13 @@ class Calls:
                 self.budget.count_python((None,))
                 return self._fail_safe(obj.append, *args, **kwargs)
             if isinstance(obj, _Node):
+                if name in KINDS:
+                    return self._register_hook(obj, name, args, kwargs)
                 return self._fail_safe(obj.name, *args, **kwargs)
         if name == "backward":
             return self._backward(obj, args, kwargs)
+        if name == "register_hook":
+            return self._register_hook(obj, name, args, kwargs)
         if name in _CHECKED_METHODS:
             self._check_method(obj, name, args, kwargs)
         call, label = _METHOD_CALLS.get(name) or _method_call(name)
@@ -215,6 +226,9 @@ class Calls:
                      and t.grad is not None and t.grad.requires_grad]
             self.budget.deepen_graph(tensor, grads, 2 * len(trace.steps))
         self.program.traces.append(trace)
+        self.program.calls.append((self.budget.lineno, float(tensor.detach())
+                                   if tensor.numel() == 1 and not tensor.is_complex()
+                                   else None))
 
     def _autograd_grad(self, args: tuple, kwargs: dict[str, Any]) -> Any:
         """``torch.autograd.grad(outputs, inputs, grad_outputs=None, retain_graph=None,
@@ -246,25 +260,6 @@ class Calls:
         if bound.get("create_graph"):  # one with no graph all the same: the page says why
             for grad in made:
                 self.program.catalog.gradients[id(grad)] = (self.budget.lineno, grad)
-        return result
-
-    def _call_user(self, func: UserFunction, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if len(self.frames) >= self.limits.call_depth:
-            raise self._refuse(f"functions call each other more than {self.limits.call_depth}"
-                               " deep")
-        frame = _bind_arguments(func, args, kwargs)
-        self.frames.append(frame)
-        self.local_names.append(func.local_names)
-        lineno = self.budget.lineno
-        result = None
-        try:
-            self._block(func.body)
-        except _Return as ret:
-            result = ret.value
-        finally:
-            self.frames.pop()
-            self.local_names.pop()
-        self.budget.lineno = lineno  # only on success: an error keeps the line inside f
         return result
 
     def _call_state(self, name: str, args: tuple, kwargs: dict[str, Any]) -> Any:
@@ -362,6 +357,8 @@ class Calls:
                inplace: bool = False) -> Any:
         fn = (_IOPS if inplace else _BINOPS)[op]
         symbol = _BINOP_NAMES[op]
+        if op is ast.Mod and left.__class__ is str:  # "%.3f" % x: costed as text
+            return self._percent(left, right)
         if isinstance(left, torch.Tensor) or isinstance(right, torch.Tensor):
             other = right if isinstance(left, torch.Tensor) else left
             if isinstance(other, (str, list, tuple)):
@@ -388,8 +385,6 @@ class Calls:
                 if isinstance(seq, (list, tuple, str)) and isinstance(times, int):
                     if python_size(seq, cap) * max(times, 0) > cap:
                         raise self._refuse(f"repeating a sequence {times:,} times is too big")
-        if op is ast.Mod and isinstance(left, str):
-            raise self._refuse("%-formatting of strings is not supported; use an f-string")
 
     def _check_size(self, value: Any) -> None:
         cap = self.limits.container_items
@@ -562,32 +557,3 @@ def _method_call(name: str) -> tuple[Callable[..., Any], str]:
 
     _METHOD_CALLS[name] = found = (call, f".{name}")
     return found
-
-
-def _bind_arguments(func: UserFunction, args: list[Any], kwargs: dict[str, Any]
-                    ) -> dict[str, Any]:
-    """Python's own binding of call arguments to parameters, with Python's messages."""
-    params = func.params
-    if len(args) > len(params):
-        plural = "argument" if len(params) == 1 else "arguments"
-        were = "was" if len(args) == 1 else "were"
-        raise _Failure(TypeError(f"{func.name}() takes {len(params)} positional {plural} but "
-                                 f"{len(args)} {were} given"))
-    frame = dict(zip(params, args))
-    for key, value in kwargs.items():
-        if key not in params:
-            raise _Failure(TypeError(f"{func.name}() got an unexpected keyword argument "
-                                     f"'{key}'"))
-        if key in frame:
-            raise _Failure(TypeError(f"{func.name}() got multiple values for argument "
-                                     f"'{key}'"))
-        frame[key] = value
-    missing = [p for p in params if p not in frame]
-    if missing:
-        names = [f"'{m}'" for m in missing]
-        listed = names[0] if len(names) == 1 else (
-            ", ".join(names[:-1]) + (" and " if len(names) == 2 else ", and ") + names[-1])
-        plural = "argument" if len(missing) == 1 else "arguments"
-        raise _Failure(TypeError(f"{func.name}() missing {len(missing)} required positional "
-                                 f"{plural}: {listed}"))
-    return frame

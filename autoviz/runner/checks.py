@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from autoviz.runner.allowlist import IMPORTABLE
+from autoviz.runner.allowlist import FORBIDDEN_EXCEPTIONS, IMPORTABLE
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.limits import Limits
 
@@ -14,6 +14,9 @@ _ALLOWED = (
     ast.Module, ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Import, ast.ImportFrom,
     ast.alias, ast.With, ast.withitem, ast.For, ast.If, ast.Pass, ast.Break, ast.Continue,
     ast.FunctionDef, ast.Return, ast.arguments, ast.arg, ast.ClassDef,
+    ast.While, ast.Try, ast.ExceptHandler, ast.Raise, ast.Assert, ast.Delete, ast.Lambda,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension, ast.Dict,
+    ast.Set,
     ast.Name, ast.Load, ast.Store, ast.Del, ast.Constant, ast.Tuple, ast.List, ast.Attribute,
     ast.Subscript, ast.Slice, ast.Call, ast.keyword, ast.Starred, ast.BinOp, ast.UnaryOp,
     ast.BoolOp, ast.Compare, ast.IfExp, ast.JoinedStr, ast.FormattedValue,
@@ -21,25 +24,14 @@ _ALLOWED = (
 )
 
 _WHY = {
-    ast.Lambda: "lambda functions are not supported",
     ast.AsyncFunctionDef: "async functions are not supported",
-    ast.While: "while loops are not allowed (they may never end); use for i in range(n)",
-    ast.Try: "try/except is not supported; autoviz shows errors itself",
-    ast.Raise: "raise is not supported",
+    ast.TryStar: "except* (exception groups) is not supported",
     ast.Global: "global is not supported",
     ast.Nonlocal: "nonlocal is not supported",
-    ast.Delete: "del is not supported",
-    ast.ListComp: "list comprehensions are not supported; use a for loop",
-    ast.SetComp: "set comprehensions are not supported",
-    ast.DictComp: "dict comprehensions are not supported",
-    ast.GeneratorExp: "generator expressions are not supported; use a for loop",
-    ast.Dict: "dicts are not supported",
-    ast.Set: "sets are not supported",
     ast.NamedExpr: "the := operator is not supported",
     ast.Await: "await is not supported",
     ast.Yield: "yield is not supported",
     ast.YieldFrom: "yield is not supported",
-    ast.Assert: "assert is not supported",
     ast.AsyncFor: "async for is not supported",
     ast.AsyncWith: "async with is not supported",
     ast.Match: "match is not supported",
@@ -47,7 +39,8 @@ _WHY = {
 
 _OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult,
         ast.USub, ast.UAdd, ast.Not, ast.Invert, ast.And, ast.Or,
-        ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot)
+        ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In,
+        ast.NotIn)
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -68,7 +61,8 @@ def _refuse(message: str, where: ast.AST | int | None) -> ProgramError:
 def _check_name(name: str | None, node: ast.AST) -> None:
     # ``__init__``: a method of a program's nn.Module class, and super().__init__(); the
     # interpreter lets no other use of it reach anything
-    if name and name.startswith("_") and name != "__init__":
+    # ``_`` alone: the name of what a loop does not use (for _ in range(3)), nothing more
+    if name and name.startswith("_") and name != "__init__" and name != "_":
         raise _refuse(f"names starting with '_' are not allowed ({name!r}); they reach "
                       "Python's and torch's internals", node)
 
@@ -77,15 +71,18 @@ def _check_import(node: ast.Import | ast.ImportFrom) -> None:
     if isinstance(node, ast.Import):
         for alias in node.names:
             if alias.name not in IMPORTABLE:
-                raise _refuse(f"only torch can be imported here (import torch, "
-                              f"import torch.nn.functional as F), not {alias.name!r}", node)
+                raise _refuse(f"only torch and math can be imported here (import torch, "
+                              f"import torch.nn.functional as F, import math), not "
+                              f"{alias.name!r}", node)
         return
     module = node.module or ""
     for alias in node.names:
-        if node.level or f"{module}.{alias.name}" not in IMPORTABLE:
-            raise _refuse(f"'from {module} import {alias.name}' is not supported; only "
-                          "'from torch import nn' and 'from torch.nn import functional as F'",
-                          node)
+        # a submodule, or a name the module's allowlist resolves when the line runs
+        if node.level or module not in IMPORTABLE or alias.name == "*":
+            raise _refuse(f"'from {module} import {alias.name}' is not supported; import "
+                          "names from torch, its modules of the allowlist (torch.nn, "
+                          "torch.nn.functional, torch.optim, torch.autograd) or math "
+                          "(from math import sqrt)", node)
 
 
 def check_tree(tree: ast.Module, limits: Limits) -> None:
@@ -127,16 +124,23 @@ def check_tree(tree: ast.Module, limits: Limits) -> None:
             if in_def:
                 raise _refuse("classes can only be defined at the top level", node)
             _check_class(node)
-        elif isinstance(node, ast.FunctionDef):
-            if in_def:
-                raise _refuse("functions can only be defined at the top level", node)
-            _check_name(node.name, node)
-            args = node.args
-            if (node.decorator_list or args.vararg or args.kwarg or args.kwonlyargs
-                    or args.posonlyargs or args.defaults or node.returns):
-                raise _refuse("functions here take plain positional parameters only (no "
-                              "defaults, *args, **kwargs, decorators or annotations)", node)
+        elif isinstance(node, ast.FunctionDef | ast.Lambda):
+            if isinstance(node, ast.FunctionDef):
+                _check_name(node.name, node)
+                if node.decorator_list:
+                    raise _refuse("decorators are not supported", node)
+            if node.args.posonlyargs:
+                raise _refuse("positional-only parameters (/) are not supported", node)
             in_def = True
+        elif isinstance(node, ast.ExceptHandler | ast.Raise):
+            _check_exception(node)
+        elif isinstance(node, ast.comprehension):
+            if node.is_async:
+                raise _refuse("async comprehensions are not supported", line)
+            _check_target(node.target)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                _check_deleted(target)
         elif isinstance(node, ast.Return) and not in_def:
             raise _refuse("'return' outside a function", node)
         elif isinstance(node, ast.Constant):
@@ -147,10 +151,9 @@ def check_tree(tree: ast.Module, limits: Limits) -> None:
                 _check_target(target)
         elif isinstance(node, ast.For):
             _check_target(node.target)
-            if node.orelse:
-                raise _refuse("for ... else is not supported", node)
         for child in ast.iter_child_nodes(node):
             stack.append((child, depth + 1, in_def, line))
+    _check_loops(tree)
 
 
 def _check_class(node: ast.ClassDef) -> None:
@@ -181,6 +184,56 @@ def _check_class(node: ast.ClassDef) -> None:
         else:
             raise _refuse("a class here holds methods only (set attributes on self in "
                           "__init__)", stmt)
+
+
+def _check_exception(node: ast.ExceptHandler | ast.Raise) -> None:
+    """``except`` and ``raise`` name exceptions a program may catch: never the ones that
+    stop a process (KeyboardInterrupt, SystemExit) or exhaust it (MemoryError)."""
+    if isinstance(node, ast.ExceptHandler):
+        _check_name(node.name, node)
+        named = node.type
+    else:
+        named = node.exc
+    if named is None:
+        return
+    for name in ast.walk(named):
+        if isinstance(name, ast.Name) and name.id in FORBIDDEN_EXCEPTIONS:
+            if isinstance(node, ast.Raise):
+                raise _refuse(f"raising {name.id} is not allowed here", node)
+            raise _refuse(f"'except {name.id}' is not allowed: it would catch what stops a "
+                          "program (KeyboardInterrupt, SystemExit, MemoryError, "
+                          "RecursionError); catch Exception, or the error you expect", node)
+
+
+def _check_deleted(target: ast.AST) -> None:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            _check_deleted(element)
+    elif not isinstance(target, (ast.Name, ast.Subscript)):
+        raise _refuse("del takes names and items (del d[key], del xs[0]), not "
+                      f"{type(target).__name__}", target)
+
+
+def _check_loops(tree: ast.Module) -> None:
+    """``break`` and ``continue`` belong to a loop of their own function (Python refuses
+    the rest when it compiles, with a SyntaxError)."""
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, in_loop = stack.pop()
+        if isinstance(node, ast.Break | ast.Continue) and not in_loop:
+            why = "'break' outside loop" if isinstance(node, ast.Break) else \
+                "'continue' not properly in loop"
+            raise ProgramError(f"SyntaxError: {why}", node.lineno, refused=False,
+                               error_type="SyntaxError")
+        if isinstance(node, ast.For | ast.While):
+            stack.extend((child, True) for child in node.body)
+            stack.extend((child, in_loop) for child in node.orelse)
+            head = [node.target, node.iter] if isinstance(node, ast.For) else [node.test]
+            stack.extend((child, in_loop) for child in head)
+            continue
+        inner = False if isinstance(node, ast.FunctionDef | ast.Lambda | ast.ClassDef) \
+            else in_loop
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
 
 
 def _check_constant(node: ast.Constant, limits: Limits) -> None:

@@ -63,6 +63,12 @@ def python_size(value: Any, cap: int) -> int:
             if depth >= MAX_NESTING:
                 return cap + 1
             stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, _MAPPINGS):  # a dict's keys and values, a set's items
+            if depth >= MAX_NESTING:
+                return cap + 1
+            stack.extend((v, depth + 1) for v in item)
+            if isinstance(item, dict):
+                stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, torch.Tensor):
             total += item.numel()
         elif isinstance(item, str):
@@ -70,6 +76,10 @@ def python_size(value: Any, cap: int) -> int:
         else:
             total += 1
     return total
+
+
+# dicts, sets and a dict's views: sized and written out like the lists they hold
+_MAPPINGS = (dict, set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
 
 
 def _range_len(value: range, cap: int) -> int:
@@ -100,14 +110,19 @@ def text_floor(value: Any, threshold: int, edgeitems: int, cap: int) -> int:
             return total + len(item)
         if isinstance(item, torch.Tensor):
             return total + 2 * formatted_elements(item, threshold, edgeitems)
-        if not isinstance(item, (list, tuple)) or isinstance(item, torch.Size):
+        key = id(item)
+        if isinstance(item, _MAPPINGS):  # {k: v, ...}: its keys and values, as a list's
+            if key in inside:
+                return total + 5
+            item = [*item, *item.values()] if isinstance(item, dict) else list(item)
+        elif not isinstance(item, (list, tuple)) or isinstance(item, torch.Size):
             return total + 1
-        if id(item) in inside:
+        if key in inside:
             return total + 5
         if depth >= MAX_NESTING:
             return cap + 1
         total += 2 * len(item)
-        inside = (*inside, id(item))
+        inside = (*inside, key)
         for sub in item:
             if total > cap:
                 break

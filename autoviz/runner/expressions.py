@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from typing import Any
 
 import torch
+from torch.utils.hooks import RemovableHandle
 
 from autoviz.runner import allowlist as al
 from autoviz.runner import nn as nn_support
 from autoviz.runner.calls import _MODULE_ATTRIBUTES
 from autoviz.runner.costs import MAX_DIMS, python_size
 from autoviz.runner.nn import OPTIMIZER_METHODS
+from autoviz.runner.pycode import _NO_ATTRIBUTE
+from autoviz.runner.pyvalues import CONTAINERS, _Generator
 from autoviz.runner.values import (
     _CALL_ONLY,
     _CMPOPS,
@@ -33,7 +37,8 @@ from autoviz.runner.values import (
 _ATTRIBUTE_VIEWS = {"T": lambda t: t.T, "mT": lambda t: t.mT}
 _MODULE_OBJECTS = {"torch": torch, "torch.nn": torch.nn, "torch.nn.functional":
                    torch.nn.functional, "torch.nn.init": torch.nn.init,
-                   "torch.optim": torch.optim, "torch.autograd": torch.autograd}
+                   "torch.optim": torch.optim, "torch.autograd": torch.autograd,
+                   "math": math}
 
 
 def _legacy_tensor(*args: Any, **kwargs: Any) -> torch.Tensor:
@@ -72,8 +77,7 @@ class Expressions:
         """Evaluate ``node`` to a value a program may hold."""
         value = self.EXPRESSIONS.get(node.__class__, Expressions._unsupported)(self, node)
         if value.__class__ in _CALL_ONLY:
-            raise self._refuse(f"{_describe(value)} can only be called here, not stored, "
-                               "passed or printed")
+            raise self._not_a_value(value)
         return value
 
     def _eval(self, node: ast.AST) -> Any:
@@ -140,6 +144,8 @@ class Expressions:
 
     def _starred(self, node: ast.Starred) -> list[Any]:
         value = self._value(node.value)
+        if value.__class__ is _Generator or isinstance(value, (str, *CONTAINERS)):
+            return self._materialize(value, "unpacking with *")
         if not isinstance(value, (list, tuple, torch.Size, range)):
             raise self._refuse(f"cannot unpack {_describe(value)} with *")
         if python_size(value, self.limits.container_items) > self.limits.container_items:
@@ -154,8 +160,11 @@ class Expressions:
         result: Any = True
         for op, right_node in zip(node.ops, node.comparators):
             right = self._value(right_node)
-            result = self._op(_CMPOPS[type(op)], (left, right), {}, al.BROADCAST, node,
-                              type(op).__name__)
+            if op.__class__ is ast.In or op.__class__ is ast.NotIn:
+                result = self._contains(left, right, node) is (op.__class__ is ast.In)
+            else:
+                result = self._op(_CMPOPS[type(op)], (left, right), {}, al.BROADCAST, node,
+                                  type(op).__name__)
             if len(node.ops) > 1 and not self._truth(result):
                 return result
             left = right
@@ -182,6 +191,8 @@ class Expressions:
             # basic indexing is a view (no new memory); advanced indexing is sized by rule
             category = al.SHAPED if advanced else al.SAME
             return self._op(operator.getitem, (obj, index), {}, category, node, "indexing")
+        if isinstance(obj, dict):
+            return self._fail_safe(operator.getitem, obj, self._key(index))
         if isinstance(obj, (list, tuple, str, torch.Size, range)):
             return self._check_python(self._fail_safe(operator.getitem, obj, index))
         raise _Failure(TypeError(f"'{type(obj).__name__}' object is not subscriptable"))
@@ -205,6 +216,8 @@ class Expressions:
             return self._module_attribute(obj, attr)
         if isinstance(obj, torch.nn.Module):
             return self._module_member(obj, attr)
+        if isinstance(obj, RemovableHandle):
+            return self._handle_attribute(obj, attr)
         if isinstance(obj, torch.optim.Optimizer):
             if attr in OPTIMIZER_METHODS:
                 return _Function("optim_method", f".{attr}", obj)
@@ -238,6 +251,9 @@ class Expressions:
                 return getattr(obj, attr)
         if isinstance(obj, list) and attr == "append":
             return _Function("method", attr, obj)
+        found = self._python_attribute(obj, attr)  # dict/set/str/list methods, e.args…
+        if found is not _NO_ATTRIBUTE:
+            return found
         if isinstance(obj, (_Function, _GradModeCall)):
             raise self._refuse(f"attributes of {_describe(obj)} are not available")
         if hasattr(obj, attr):
@@ -260,6 +276,8 @@ class Expressions:
         module_object = _MODULE_OBJECTS[module.path]
         if not hasattr(module_object, attr):
             raise _Failure(AttributeError(f"module '{module.path}' has no attribute '{attr}'"))
+        if module.path == "math":
+            return self._math_member(attr)
         found = _nn_name(module.path, attr)
         if found is not None:
             return found

@@ -1,9 +1,11 @@
 """The tree-walking interpreter behind :func:`autoviz.run_program`.
 
 Only values a program may hold ever reach its namespace: tensors, autograd nodes,
-numbers, strings, ``None``, lists/tuples of those, dtypes, sizes and slices. Modules and
-functions exist only as :class:`_Module`/:class:`_Function` references, which can be
-called or looked into but never stored, passed or printed.
+numbers, strings, ``None``, lists/tuples/dicts/sets of those, dtypes, sizes and slices,
+generators (drawn only by the interpreter) and the program's own functions (named, passed
+and returned, never printed or put in a container). Modules and the allowlist's functions
+exist only as :class:`_Module`/:class:`_Function` references, which can be called or
+looked into but never stored, passed or printed.
 """
 
 
@@ -18,8 +20,10 @@ import torch
 from autoviz.runner.calls import Calls
 from autoviz.runner.costs import Budget
 from autoviz.runner.expressions import Expressions
+from autoviz.runner.hooks import Hooks
 from autoviz.runner.nn import Modules
 from autoviz.runner.output import Output
+from autoviz.runner.pycode import PythonCode
 from autoviz.runner.statements import Statements
 from autoviz.runner.values import _SEEDS, _Module
 
@@ -42,7 +46,7 @@ class Rerun:
     unseeded: bool = False
 
 
-class Interpreter(Statements, Expressions, Calls, Modules, Output):
+class Interpreter(Statements, Expressions, PythonCode, Calls, Modules, Hooks, Output):
     """Interprets one checked program tree into a :class:`~autoviz.runner.program.Program`."""
 
     def __init__(self, program: Any, limits: Any, where: Any = None,
@@ -57,8 +61,15 @@ class Interpreter(Statements, Expressions, Calls, Modules, Output):
         self.modules: dict[str, _Module] = {}
         self.frames: list[dict[str, Any]] = []
         self.classes: dict[type, Any] = {}  # a program's own nn.Module classes
+        self.handles = program.handles  # the hooks it registered (removed after the study)
+        self.handles = program.handles  # the hooks it registered (removed after the study)
         self.loops: list[tuple[str, int]] = []  # (name, index) of each loop over ints we are in
         self.local_names: list[frozenset[str]] = []
+        self.enclosing: list[tuple] = []  # per frame: the scopes its free names are read from
+        self.calls = 0  # calls of the program's functions in progress (capped)
+        self.qualnames: list[str] = []  # the functions running, for Python's messages
+        self.handling: list[Any] = []  # the errors the except blocks running have caught
+        self.made: tuple[Any, int, int] | None = None  # the last list a comprehension made
         self.output: list[str] = []
         self.output_len = 0
         self._generator: torch.Generator | None = None
@@ -95,6 +106,11 @@ Interpreter.STATEMENTS: dict[type, Callable[[Interpreter, Any], None]] = {
     ast.Break: Interpreter._break_statement,
     ast.Continue: Interpreter._continue_statement,
     ast.Pass: Interpreter._pass_statement,
+    ast.While: Interpreter._while,
+    ast.Try: Interpreter._try,
+    ast.Raise: Interpreter._raise,
+    ast.Assert: Interpreter._assert,
+    ast.Delete: Interpreter._delete,
 }
 Interpreter.EXPRESSIONS: dict[type, Callable[[Interpreter, Any], Any]] = {
     ast.Constant: Interpreter._constant,
@@ -111,4 +127,11 @@ Interpreter.EXPRESSIONS: dict[type, Callable[[Interpreter, Any], Any]] = {
     ast.Subscript: Interpreter._subscript_expr,
     ast.JoinedStr: Interpreter._joinedstr_expr,
     ast.Slice: Interpreter._index,
+    ast.ListComp: Interpreter._listcomp_expr,
+    ast.SetComp: Interpreter._setcomp_expr,
+    ast.DictComp: Interpreter._dictcomp_expr,
+    ast.GeneratorExp: Interpreter._genexp_expr,
+    ast.Dict: Interpreter._dict_expr,
+    ast.Set: Interpreter._set_expr,
+    ast.Lambda: Interpreter._lambda_expr,
 }

@@ -38,6 +38,9 @@ class Program:
     namespace: dict[str, Any] = field(default_factory=dict)
     output: str = ""
     traces: list[BackwardTrace] = field(default_factory=list)
+    # per trace: (the line of its backward() call, the root's value then if one number)
+    calls: list[tuple[int | None, float | None]] = field(default_factory=list)
+    handles: list[Any] = field(default_factory=list)  # the hooks the program registered
     catalog: Catalog = field(default_factory=Catalog)
     warnings: list[tuple[int, str]] = field(default_factory=list)
     assigned: list[str] = field(default_factory=list)  # top-level tensor names, in order

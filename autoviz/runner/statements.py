@@ -16,7 +16,11 @@ from autoviz.runner import allowlist as al
 from autoviz.runner.calls import _BUILTIN_FUNCTIONS, _MISSING
 from autoviz.runner.costs import python_size, tensors_of
 from autoviz.runner.errors import ProgramError
+from autoviz.runner.pycode import _MISSING as _FREE_MISSING
+from autoviz.runner.pycode import PY_BUILTINS
+from autoviz.runner.pyvalues import CONTAINERS, _Generator
 from autoviz.runner.values import (
+    _CALL_ONLY,
     UserFunction,
     _Break,
     _Continue,
@@ -64,6 +68,11 @@ class Statements:
                 for i, item in enumerate(value):
                     if isinstance(item, torch.Tensor) and not catalog.held(item):
                         catalog.bind(f"{name}[{i}]", item)
+            elif isinstance(value, dict) and len(value) <= 1000:  # params["w"]
+                for key, item in value.items():
+                    if isinstance(item, torch.Tensor) and not catalog.held(item) and \
+                            isinstance(key, (str, int)) and len(repr(key)) <= 40:
+                        catalog.bind(f"{name}[{key!r}]", item)
 
     def _block(self, body: list[ast.stmt] | tuple[ast.stmt, ...]) -> None:
         budget = self.budget
@@ -80,13 +89,17 @@ class Statements:
         self._eval(node.value)  # result dropped: torch.set_grad_enabled(False) is fine
 
     def _assign_statement(self, node: ast.Assign) -> None:
-        value = self._value(node.value)
-        for target in node.targets:
+        targets = node.targets
+        # a name may hold a function of the program's (f = lambda x: x * 2); nothing else
+        named = len(targets) == 1 and targets[0].__class__ is ast.Name
+        value = self._held(node.value) if named else self._value(node.value)
+        for target in targets:
             self._assign(target, value)
 
     def _annassign_statement(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
-            self._assign(node.target, self._value(node.value))
+            self._assign(node.target, self._held(node.value) if node.target.__class__ is
+                         ast.Name else self._value(node.value))
 
     def _if_statement(self, node: ast.If) -> None:
         self._block(node.body if self._truth(self._value(node.test)) else node.orelse)
@@ -95,18 +108,12 @@ class Statements:
         self._bind(node.name, self._function(node))
 
     def _function(self, node: ast.FunctionDef) -> UserFunction:
-        """The function a ``def`` makes (a method of a program's class too)."""
-        params = tuple(a.arg for a in node.args.args)
-        assigned = {n.id for stmt in node.body for n in ast.walk(stmt)
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        assigned |= {(a.asname or a.name.split(".")[0]) for stmt in node.body
-                     for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)
-                     for a in n.names}
-        return UserFunction(node.name, params, tuple(node.body),
-                            frozenset(assigned) | frozenset(params))
+        """The function a ``def`` makes (a method of a program's class too): defaults
+        evaluated now, the enclosing function's scope kept (see pycode)."""
+        return self._make_function(node.name, node.args, node.body)
 
     def _return_statement(self, node: ast.Return) -> None:
-        raise _Return(None if node.value is None else self._value(node.value))
+        raise _Return(None if node.value is None else self._held(node.value))
 
     def _break_statement(self, node: ast.Break) -> None:
         raise _Break()
@@ -128,12 +135,23 @@ class Statements:
             for alias in node.names:
                 if alias.asname:
                     self._bind_module(alias.asname, _Module(alias.name))
-                else:
-                    self._bind_module(alias.name.split(".")[0], _Module("torch"))
+                else:  # import torch.nn binds torch, as in Python
+                    self._bind_module(alias.name.split(".")[0],
+                                      _Module(alias.name.split(".")[0]))
         else:
             for alias in node.names:
-                self._bind_module(alias.asname or alias.name,
-                                  _Module(f"{node.module}.{alias.name}"))
+                name = alias.asname or alias.name
+                path = f"{node.module}.{alias.name}"
+                if path in al.IMPORTABLE:
+                    self._bind_module(name, _Module(path))
+                    continue
+                # from math import sqrt, pi / from torch.autograd import grad: what the
+                # module's allowlist resolves the name to (refused there if it is not in it)
+                value = self._module_attribute(_Module(node.module), alias.name)
+                if value.__class__ in _CALL_ONLY:
+                    self._bind_module(name, value)
+                else:
+                    self._bind(name, value)
 
     def _bind_module(self, name: str, module: _Module) -> None:
         if self.frames:  # an import inside a function binds a local name, as in Python
@@ -155,17 +173,18 @@ class Statements:
             self._block(node.body)
 
     def _for(self, node: ast.For) -> None:
-        iterable = self._value(node.iter)
-        if not isinstance(iterable, (range, list, tuple, torch.Tensor, torch.Size, _Lazy,
-                                     torch.nn.Sequential)):
-            raise self._refuse(f"a for loop cannot iterate over {_describe(iterable)}")
-        if isinstance(iterable, torch.Tensor) and iterable.dim():
-            self.budget.count_objects(len(iterable))  # one view per row
+        # lists, tuples, ranges, strings, tensors (a view per row), dicts, sets, generators…
+        items = self._iterate(self._value(node.iter))
         # a loop over whole numbers names what it binds with its index (``w (i=3)``)
         named = isinstance(node.target, ast.Name)
         loops = self.loops
-        for item in self._fail_safe(iter, iterable):
-            self.budget.tick()
+        budget = self.budget
+        while True:
+            budget.lineno = node.lineno  # drawing the next item runs on the loop's line
+            item = next(items, _FREE_MISSING)
+            if item is _FREE_MISSING:
+                break
+            budget.tick()
             self._assign(node.target, item)
             indexed = named and item.__class__ is int
             if indexed:
@@ -173,12 +192,14 @@ class Statements:
             try:
                 self._block(node.body)
             except _Break:
-                break
+                return  # for ... else: the else runs only when the loop was not broken
             except _Continue:
                 continue
             finally:
                 if indexed:
                     loops.pop()
+        if node.orelse:
+            self._block(node.orelse)
 
     # ---- names -----------------------------------------------------------------------
     def _scope(self) -> dict[str, Any]:
@@ -206,11 +227,16 @@ class Statements:
                 raise _Failure(UnboundLocalError(
                     f"cannot access local variable '{name}' where it is not associated with "
                     "a value"))
+            value = self._free(name)  # a closure reads the enclosing functions' names
+            if value is not _FREE_MISSING:
+                return value
         value = self.globals.get(name, _MISSING)
         if value is not _MISSING:
             return value
         if name in self.modules:
             return self.modules[name]
+        if name in PY_BUILTINS:
+            return PY_BUILTINS[name]
         if name in _BUILTIN_FUNCTIONS:
             return _BUILTIN_FUNCTIONS[name]
         if hasattr(builtins, name):
@@ -250,6 +276,8 @@ class Statements:
             self._fail_safe(operator.setitem, obj, index, value)
             if python_size(obj, self.limits.container_items) > self.limits.container_items:
                 raise self._refuse("the list is too long")
+        elif isinstance(obj, dict):
+            self._store_key(obj, index, value)
         else:
             raise self._refuse(f"cannot assign items of {_describe(obj)}")
 
@@ -271,9 +299,16 @@ class Statements:
             self.rerun.on_leaf(obj, self.budget.lineno)  # a new leaf (see Rerun)
 
     def _unpack(self, value: Any, count: int) -> list[Any]:
-        if not isinstance(value, (list, tuple, torch.Tensor, torch.Size, range, _Lazy)):
+        if value.__class__ is _Generator:  # drawn as Python draws it: one past the count
+            items = []
+            for item in self._iterate(value):
+                items.append(item)
+                if len(items) > count:
+                    break
+        elif not isinstance(value, (list, tuple, torch.Tensor, torch.Size, range, _Lazy, str,
+                                    *CONTAINERS)):
             raise TypeError(f"cannot unpack non-iterable {type(value).__name__} object")
-        if isinstance(value, _Lazy):
+        elif isinstance(value, _Lazy):
             items = value.take(count + 1, self._refuse)
         elif len(value) > count:
             raise ValueError(f"too many values to unpack (expected {count})")

@@ -46,14 +46,25 @@ class _Function:
         self.short = name.rpartition(".")[2]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UserFunction:
-    """A function the program defined with ``def`` (interpreted, never compiled)."""
+    """A function the program defined with ``def`` or ``lambda`` (interpreted, never
+    compiled). ``defaults`` are the values of the last parameters, evaluated when the
+    ``def`` ran; ``enclosing``: the scopes (names -> values, and the names each assigns)
+    it reads its free names from, innermost last; ``expression``: a lambda's body."""
 
     name: str
     params: tuple[str, ...]
     body: tuple[ast.stmt, ...]
     local_names: frozenset[str] = frozenset()  # assigned in the body: local throughout
+    defaults: tuple[Any, ...] = ()
+    kwonly: tuple[str, ...] = ()
+    kwdefaults: tuple[tuple[str, Any], ...] = ()
+    vararg: str | None = None
+    kwarg: str | None = None
+    enclosing: tuple[tuple[dict[str, Any], frozenset[str]], ...] = ()
+    expression: ast.expr | None = None
+    qualname: str = ""
 
 
 class _Return(Exception):
@@ -117,8 +128,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, _Lazy):
         return "an enumerate/zip/reversed object"
     if isinstance(value, UserFunction):
-        return f"the function {value.name}() (functions here are called, not used as values)"
-    return f"a {type(value).__name__}"
+        return f"the function {value.name}()"
+    return getattr(type(value), "described_as", None) or f"a {type(value).__name__}"
 
 
 
@@ -130,6 +141,9 @@ class _Lazy:
 
     def __iter__(self) -> Iterator[Any]:
         return self.iterator
+
+    def __repr__(self) -> str:  # Python's, without the address (or autoviz's own names)
+        return f"<{type(self.iterator).__name__} object>"
 
     def take(self, cap: int, refuse: Callable[[str], ProgramError]) -> list[Any]:
         items = []
