@@ -248,7 +248,7 @@ async def step_a(a, plan, foreign):
 # before anything runs.
 REFUSED = [("import os\n", 1),
            ("import torch\nx = torch.ones(100000, 100000)\n", 2),
-           ("x = 0\nfor i in range(10**7):\n    x = x + 1\n", 3),
+           ("x = 0\nfor i in range(10**7):\n    x = x + 1\n", 2),  # the for line
            ("import torch\na = torch.ones(3000, 3000)\nb = a @ a @ a @ a\n", 3),
            ("while True:\n    pass\n", 1),
            ("x = 10 ** 10 ** 10\n", 1)]

@@ -318,7 +318,7 @@ def test_the_check_fits_its_time_and_shares_it_among_the_leaves():
     check = finite_differences(slow, limits=Limits(job_seconds=2))  # its half: 1 s
     assert time.monotonic() - start < 1.5
     w, v = check.leaves
-    assert 0 < v.checked <= w.checked <= v.checked + 1 < 32  # round the leaves, in turn
+    assert v.checked <= w.checked <= v.checked + 1 < 32  # round the leaves, in turn
     assert w.ok and v.ok and w.autograd == (2.0,) * w.checked and v.autograd == (3.0,) * v.checked
     assert w.note == f"{w.checked} of 40 elements checked (the check's time ran out)"
     done = w.checked + v.checked

@@ -186,7 +186,9 @@ def _warm_up() -> None:
 
 ESCAPES = [
     pytest.param("b = ().__class__.__bases__", 1, id="tuple-class-bases"),
-    pytest.param(T + "x = torch.ones(1)\nc = x.__class__", 3, id="tensor-class"),
+    # x.__class__ and type(x) are an opaque class: its __name__, nothing else
+    pytest.param(T + "x = torch.ones(1)\nc = x.__class__.__bases__", 3, id="tensor-class"),
+    pytest.param(T + "x = torch.ones(1)\nc = x.__class__.mro()", 3, id="tensor-class-mro"),
     pytest.param(T + "c = torch._C", 2, id="torch._C"),
     pytest.param(T + "f = getattr(torch, 'ones')", 2, id="getattr"),
     pytest.param("os = __import__('os')", 1, id="__import__"),
@@ -208,7 +210,8 @@ ESCAPES = [
     pytest.param(TF + "d = F.__dict__", 3, id="F.__dict__"),
     pytest.param(TF + "t = F.torch", 3, id="F.torch"),
     pytest.param("import torch as t\nc = t._C", 2, id="aliased-torch._C"),
-    pytest.param(T + "t = type(torch.ones(1))", 2, id="type"),
+    pytest.param(T + "t = type(torch.ones(1)).__subclasses__()", 2, id="type"),
+    pytest.param(T + "t = type(torch.ones(1))('x')", 2, id="type-called"),
     pytest.param("r = eval('1')", 1, id="eval"),
     pytest.param("exec('x = 1')", 1, id="exec"),
     pytest.param("c = compile('1', 'f', 'eval')", 1, id="compile"),
@@ -221,7 +224,7 @@ ESCAPES = [
     pytest.param("help()", 1, id="help"),
     pytest.param("s = print.__self__", 1, id="print.__self__"),
     pytest.param("s = 'x'.format", 1, id="str.format"),
-    pytest.param("s = f'{().__class__}'", 1, id="fstring-dunder"),
+    pytest.param("s = f'{().__class__.__base__}'", 1, id="fstring-dunder"),
     pytest.param(T + "a = torch.ones(1).numpy()", 2, id="numpy"),
     pytest.param(T + "p = torch.ones(1).data_ptr()", 2, id="data_ptr"),
     pytest.param(T + "s = torch.ones(1).untyped_storage()", 2, id="storage"),
@@ -253,7 +256,7 @@ def test_escape_to_internals_is_refused(source: str, lineno: int) -> None:
 
 HANDOUTS = [
     pytest.param(T + "t = torch", 2, id="t=torch"),
-    pytest.param(T + "f = torch.randn", 2, id="f=torch.randn"),
+    pytest.param(T + "f = torch.randn\nL = [f]", 3, id="f=torch.randn"),
     pytest.param(T + "print(torch)", 2, id="print(torch)"),
     pytest.param(TF + "x = F", 3, id="x=F"),
     pytest.param(T + "x = torch.ones(2)\nm = x.sum", 3, id="bound-method"),
@@ -262,7 +265,8 @@ HANDOUTS = [
     pytest.param("p = print", 1, id="p=print"),
     pytest.param("e = enumerate", 1, id="e=enumerate"),
     pytest.param(T + "def f(a):\n    return torch\nm = f(1)", 3, id="return-module"),
-    pytest.param(T + "def f(a):\n    return a\nm = f(torch.exp)", 4, id="pass-function"),
+    pytest.param(T + "def f(a):\n    return a\nm = f(torch.exp)\nprint(m)", 5,
+                 id="pass-function"),
     pytest.param(T + "y = torch if True else None", 2, id="ifexp-module"),
     pytest.param(T + "a = torch.exp or 1", 2, id="boolop-function"),
     pytest.param(T + "g = torch.no_grad()", 2, id="store-grad-mode"),
@@ -956,6 +960,7 @@ def _calls(a: torch.Tensor, b: torch.Tensor, n: int) -> dict[str, tuple]:
     F = torch.nn.functional
     i = torch.zeros(n, dtype=torch.long)
     v, m = a.flatten(), a.reshape(a.shape[0], -1)
+    img = a.reshape(1, 1, a.shape[0], -1)
     return {
         "torch.cat": (torch.cat, ([a, a],), {}), "torch.concat": (torch.concat, ([a, a],), {}),
         "torch.concatenate": (torch.concatenate, ([a, a],), {}),
@@ -1014,6 +1019,23 @@ def _calls(a: torch.Tensor, b: torch.Tensor, n: int) -> dict[str, tuple]:
                                                 a[:1]), {}),
         "indexing": (lambda t, k: t[k], (a, (b > 0, ...)[:1] if b.shape == a.shape else
                                          (i, torch.zeros(n, 1, dtype=torch.long))), {}),
+        ".repeat_interleave": (torch.Tensor.repeat_interleave, (a, n), {}),
+        "torch.repeat_interleave": (torch.repeat_interleave, (
+            a, torch.arange(a.shape[0]) % (n + 1)), {"dim": 0, "output_size": None}),
+        "torch.cdist": (torch.cdist, (m, m.flip(0)[:n]), {"p": 1.0 + n % 2}),
+        "torch.addmm": (torch.addmm, (torch.ones(1, dtype=a.dtype), m, m.T), {"beta": 2}),
+        # images from a: (1, 1, H, W) and (C, L); every window fits (padding n >= 1)
+        "F.conv2d": (F.conv2d, (img, torch.ones(2, 1, 2, 2, dtype=a.dtype)), {
+            "stride": n, "padding": n, "dilation": 1 + n % 2}),
+        "F.conv1d": (F.conv1d, (a.reshape(1, -1), torch.ones(3, 1, 2, dtype=a.dtype), None,
+                                1 + n % 2, (n,), n), {}),
+        "F.max_pool2d": (F.max_pool2d, (img, 2), {"stride": n, "padding": 1,
+                                                  "ceil_mode": n % 2 == 1,
+                                                  "return_indices": n % 2 == 0}),
+        "F.max_pool1d": (F.max_pool1d, (a.reshape(1, -1), 2, None, 1, 1, n > 2), {}),
+        "F.avg_pool2d": (F.avg_pool2d, (img, (2, 1)), {"padding": (1, 0), "ceil_mode": True,
+                                                       "stride": (n, 1)}),
+        "F.avg_pool1d": (F.avg_pool1d, (a.reshape(1, 1, -1), 3, n, 1, n % 2 == 0), {}),
     }
 
 

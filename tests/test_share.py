@@ -257,3 +257,13 @@ def test_slide_mode_shows_the_graph_the_stepper_and_the_step_only():
     assert at.button(key="next") is not None
     at.button(key="next").click().run()
     assert "Step 3 of 6" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_link_opens_the_backward_call_it_names():
+    from test_app import TRAINING
+
+    at = _app({"p": pack_program(TRAINING), "call": "2", "step": "1"})
+    assert at.session_state.which == 2 and at.select_slider(key="which_pick").value == 2
+    assert at.query_params["call"] == "2"
+    bad = _app({"p": pack_program(TRAINING), "call": "x"})
+    assert any("`call" in w.value for w in bad.warning)

@@ -101,7 +101,8 @@ def _view() -> View:
                 no_grad=s.no_grad, no_grad_line=s.no_grad_line, detach=tuple(s.detach),
                 frozen=tuple(s.frozen), retain_grad=tuple(s.retain_grad),
                 projector=bool(s.projector), classic=s.view == "classic",
-                budget=None if s.budget == DEFAULT_BUDGET else int(s.budget))
+                budget=None if s.budget == DEFAULT_BUDGET else int(s.budget),
+                call=int(s.which))
 
 
 def load_link() -> None:
@@ -125,6 +126,7 @@ def load_link() -> None:
     s.detach, s.frozen = list(view.detach), list(view.frozen)
     s.retain_grad, s.projector = list(view.retain_grad), view.projector
     s.view = "classic" if view.classic else "interactive"
+    s.which = view.call
     if view.budget is not None:
         s.budget = min(view.budget, MAX_LAYOUT_NODES)
 

@@ -37,8 +37,12 @@ class View:
     projector: bool = False
     classic: bool = False  # Streamlit's graphviz chart instead of the interactive view
     budget: int | None = None  # boxes drawn before folding (None: the default; 0: all)
+    call: int = 0  # of the program's own backward() calls, the one stepped (0: its last)
     extra: dict[str, str] = field(default_factory=dict, compare=False)
     problems: tuple[str, ...] = field(default=(), compare=False)  # parameters ignored
+
+
+MAX_CALL = 100_000  # a backward() call's number in a link
 
 
 def pack_program(code: str) -> str:
@@ -138,12 +142,14 @@ def to_params(view: View) -> dict[str, str]:
         params["view"] = "classic"
     if view.budget is not None:
         params["budget"] = str(view.budget)
+    if view.call:
+        params["call"] = str(view.call)
     return params
 
 
 # the parameters of a view, besides the program itself (p)
 VIEW_PARAMS = frozenset({"root", "g", "retain", "step", "nograd", "detach", "frozen",
-                         "retain_grad", "projector", "view", "budget", "slide"})
+                         "retain_grad", "projector", "view", "budget", "slide", "call"})
 
 
 def from_params(params: dict[str, str], default: str | None = None) -> View | None:
@@ -185,5 +191,6 @@ def from_params(params: dict[str, str], default: str | None = None) -> View | No
         projector=_choice(params, "projector", ("0", "1"), problems) == "1",
         classic=_choice(params, "view", ("classic", "interactive"), problems) == "classic",
         budget=_count(params, "budget", 0, MAX_BUDGET, problems),
+        call=_count(params, "call", 0, MAX_CALL, problems) or 0,
         problems=tuple(problems),
     )

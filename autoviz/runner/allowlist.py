@@ -8,7 +8,8 @@ Each callable carries a cost category, used to check resources *before* the call
   ``torch.broadcast_shapes`` of the tensor arguments.
 - ``shaped``: the size of the result is worked out from the arguments' shapes by a rule
   per function (:func:`autoviz.runner.costs.result_numel`), never by running it.
-- ``matmul``: like ``shaped``, and the FLOPs (output size x inner dimension) are checked too.
+- ``matmul``: like ``shaped``, and the FLOPs (output size x inner dimension; a
+  convolution's or a pool's window) are checked too.
 - ``create``: a factory (``zeros``, ``arange``…), sized from its arguments.
 - ``random``: a factory that draws random numbers; gets the program's own generator.
 
@@ -56,8 +57,8 @@ TORCH_FUNCTIONS: dict[str, str] = {
     **_cats(same=_UNARY, broadcast=_BINARY),
     **_cats(
         shaped="cat concat concatenate stack hstack vstack outer gather index_select "
-        "tile diag masked_select nonzero",
-        matmul="matmul mm bmm mv dot inner einsum",
+        "tile diag masked_select nonzero repeat_interleave",
+        matmul="matmul mm bmm mv dot inner einsum cdist addmm",
         create="tensor as_tensor Tensor zeros ones empty full arange linspace logspace eye "
         "zeros_like ones_like empty_like full_like",
         random="randn rand randint randperm normal bernoulli randn_like rand_like randint_like",
@@ -75,7 +76,8 @@ F_FUNCTIONS: dict[str, str] = _cats(
     broadcast="binary_cross_entropy_with_logits binary_cross_entropy mse_loss l1_loss "
     "smooth_l1_loss huber_loss kl_div cosine_similarity",
     shaped="cross_entropy nll_loss pad one_hot embedding",
-    matmul="linear",
+    # sized, and their FLOPs checked: a convolution's dot products, a pool's windows
+    matmul="linear conv1d conv2d max_pool1d max_pool2d avg_pool1d avg_pool2d",
 )
 
 TENSOR_METHODS: dict[str, str] = {
@@ -87,13 +89,14 @@ TENSOR_METHODS: dict[str, str] = {
         "sum_to_size detach_ cpu register_hook",
         broadcast="add_ sub_ mul_ div_ pow_ copy_ masked_fill_ lerp_ eq_ clamp_min_ clamp_max_",
         shaped="repeat expand expand_as new_zeros new_ones new_full new_empty new_tensor "
-        "index_select gather scatter scatter_add index_add diag masked_select nonzero",
+        "index_select gather scatter scatter_add index_add diag masked_select nonzero "
+        "repeat_interleave",
         matmul="matmul mm bmm mv dot inner",
     ),
 }
 TENSOR_ATTRIBUTES = frozenset(
     "grad grad_fn is_leaf requires_grad retains_grad shape dtype device ndim T mT data "
-    "output_nr is_floating_point".split()
+    "output_nr is_floating_point _version".split()
 )
 
 def torch_values() -> dict[str, object]:
@@ -136,6 +139,9 @@ IMPORTABLE = {
     "torch.nn.init": "torch.nn.init",
     "torch.optim": "torch.optim",
     "torch.autograd": "torch.autograd",
+    "torch.nn.utils": "torch.nn.utils",  # clip_grad_norm_, clip_grad_value_
+    "torch.optim.lr_scheduler": "torch.optim.lr_scheduler",  # StepLR and friends
+    "torch.cuda": "torch.cuda",  # is_available() (False), device_count() (0)
     "math": "math",  # its pure functions and constants (autoviz.runner.pyvalues)
 }
 

@@ -30,6 +30,7 @@ from autoviz.runner.values import (
     _SHAPE_METHODS,
     _VALUE_TYPES,
     UNINITIALISED,
+    TypeOf,
     UserFunction,
     _Break,
     _Continue,
@@ -87,6 +88,9 @@ class Calls:
             return self._call_user(func.function, [func.owner, *args], kwargs)
         if isinstance(func, _Module):
             raise _Failure(TypeError("'module' object is not callable"))
+        if isinstance(func, TypeOf):
+            raise self._refuse("a class here is for its name (type(x).__name__) and for "
+                               "comparing, not for calling")
         raise _Failure(TypeError(f"'{type(func).__name__}' object is not callable"))
 
     def _check_node_call(self, node: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
@@ -128,13 +132,16 @@ class Calls:
             return self._call_builtin(func.name, args, kwargs, node)
         if func.kind == "grad_mode":
             # torch.set_grad_enabled(b) switches the mode as soon as it is called, as in torch
-            return _GradModeCall(self._fail_safe(func.target, *args, **kwargs))
+            with self._capture():  # set_detect_anomaly warns that it slows things down
+                return _GradModeCall(self._fail_safe(func.target, *args, **kwargs))
         if func.kind == "state":
             return self._call_state(func.name, args, kwargs)
         if func.kind in _NN_KINDS:
             return self._call_nn(func, args, kwargs, node)
         if func.kind == "autograd_grad":
             return self._autograd_grad(args, kwargs)
+        if func.kind == "autograd_check":
+            return self._gradcheck(func, args, kwargs)
         if func.kind == "handle":  # a hook's handle.remove()
             return self._fail_safe(func.target.remove, *args, **kwargs)
         raise self._refuse(f"{func.name} cannot be called here")
@@ -230,6 +237,27 @@ class Calls:
                                    if tensor.numel() == 1 and not tensor.is_complex()
                                    else None))
 
+    def _gradcheck(self, func: _Function, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """``torch.autograd.gradcheck(fn, inputs, ...)``: torch's own check, calling the
+        program's function through the interpreter (once per input element, twice over)."""
+        if len(args) < 2:
+            raise _Failure(TypeError(f"{func.short}() needs a function and its inputs"))
+        fn, inputs = args[0], args[1]
+        elements = sum(t.numel() for t in tensors_in(inputs))
+        if elements > GRADCHECK_ELEMENTS:
+            raise self._refuse(f"{func.short} over {elements:,} input elements is too much "
+                               f"here (at most {GRADCHECK_ELEMENTS:,}: it runs the function "
+                               "twice per element)")
+        if fn.__class__ is UserFunction:
+            call = self._as_callable(fn)
+        elif fn.__class__ is _Function:
+            def call(*a: Any, **k: Any) -> Any:
+                return self._call_function(fn, a, k, None)
+        else:
+            raise self._refuse(f"{func.short} takes a function as its first argument")
+        with self._capture():
+            return self._fail_safe(func.target, call, *args[1:], **kwargs)
+
     def _autograd_grad(self, args: tuple, kwargs: dict[str, Any]) -> Any:
         """``torch.autograd.grad(outputs, inputs, grad_outputs=None, retain_graph=None,
         create_graph=False, allow_unused=None)``: torch's own, with what it makes counted
@@ -316,16 +344,17 @@ class Calls:
         if name in ("list", "tuple") and args and isinstance(args[0], torch.Tensor) \
                 and args[0].dim():
             self.budget.count_objects(len(args[0]))  # one view per row
-        if name in ("enumerate", "zip", "reversed") and any(isinstance(a, _Lazy) for a in args):
+        depth = 1 + max((a.depth for a in args if isinstance(a, _Lazy)), default=0)
+        if name in ("enumerate", "zip", "reversed") and depth > MAX_LAZY_NESTING:
             # nested without end, they recurse in C when drawn from
-            raise self._refuse(f"{name}() of an enumerate/zip/reversed object is not "
-                               "supported here; make it a list first")
+            raise self._refuse(f"{name}() nested more than {MAX_LAZY_NESTING} deep in "
+                               "enumerate/zip/reversed is not supported; make it a list first")
         tensors = any(isinstance(a, (torch.Tensor, _Lazy)) or tensors_in(a) for a in args)
         if name == "reversed" and args and isinstance(args[0], torch.Tensor):
             # Tensor.__reversed__ is a flip: a new tensor (and a node), not an iterator
             return self._op(builtins.reversed, args, kwargs, al.SAME, node, name)
         if name in ("enumerate", "zip", "reversed"):
-            return _Lazy(self._fail_safe(getattr(builtins, name), *args, **kwargs))
+            return _Lazy(self._fail_safe(getattr(builtins, name), *args, **kwargs), depth)
         if name in ("str", "repr"):
             if len(args) != 1 or kwargs:
                 return self._check_python(self._fail_safe(getattr(builtins, name), *args,
@@ -335,6 +364,9 @@ class Calls:
             return self._sum(args, kwargs, node)
         if name in ("abs", "min", "max", "round") and tensors:
             result = self._op(getattr(builtins, name), args, kwargs, al.BROADCAST, node, name)
+        elif tensors:  # float(t) of a tensor that requires grad warns: the program's warning
+            with self._capture():
+                result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
         else:
             result = self._fail_safe(getattr(builtins, name), *args, **kwargs)
         return self._check_python(result)
@@ -531,11 +563,14 @@ class Calls:
 
 
 _MISSING = object()
+GRADCHECK_ELEMENTS = 1_000  # input elements torch.autograd.gradcheck may nudge
+MAX_LAZY_NESTING = 8  # enumerate(zip(...)) and the like; 10,000 deep recursed in C
 _BUILTIN_FUNCTIONS = {name: _Function("builtin", name, getattr(builtins, name))
                       for name in al.BUILTINS}
 _MODULE_ATTRIBUTES: dict[tuple[str, str], Any] = {}
 _NN_KINDS = frozenset({"nn", "nn_parameter", "nn_init", "optim", "class", "module_method",
-                       "optim_method", "nn_base"})
+                       "optim_method", "nn_base", "lr_scheduler", "scheduler_method",
+                       "nn_utils", "device", "cuda"})
 
 
 def _is_super_init(func: ast.AST) -> bool:

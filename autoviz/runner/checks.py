@@ -58,11 +58,29 @@ def _refuse(message: str, where: ast.AST | int | None) -> ProgramError:
                         else getattr(where, "lineno", None))
 
 
+# ``_version``: a tensor's in-place counter, which autograd's errors talk about
+_DUNDERS = frozenset({"_", "__init__", "__name__", "__class__", "_version"})
+GRAD_MODE_DECORATORS = frozenset({"no_grad", "enable_grad", "inference_mode"})
+
+
+def _grad_mode_decorator(decorators: list[ast.expr]) -> bool:
+    """One ``@torch.no_grad()`` (or enable_grad / inference_mode, as an attribute or a name
+    imported from torch), called without arguments: the function runs in that mode."""
+    if len(decorators) != 1 or not isinstance(decorators[0], ast.Call):
+        return False
+    call = decorators[0]
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in GRAD_MODE_DECORATORS and not call.args and not call.keywords
+
+
 def _check_name(name: str | None, node: ast.AST) -> None:
     # ``__init__``: a method of a program's nn.Module class, and super().__init__(); the
     # interpreter lets no other use of it reach anything
     # ``_`` alone: the name of what a loop does not use (for _ in range(3)), nothing more
-    if name and name.startswith("_") and name != "__init__" and name != "_":
+    # ``__name__`` / ``__class__``: the name of a class or function (type(m).__name__), and
+    # ``__name__ == "__main__"``; the interpreter gives them nothing else
+    if name and name.startswith("_") and name not in _DUNDERS:
         raise _refuse(f"names starting with '_' are not allowed ({name!r}); they reach "
                       "Python's and torch's internals", node)
 
@@ -127,8 +145,9 @@ def check_tree(tree: ast.Module, limits: Limits) -> None:
         elif isinstance(node, ast.FunctionDef | ast.Lambda):
             if isinstance(node, ast.FunctionDef):
                 _check_name(node.name, node)
-                if node.decorator_list:
-                    raise _refuse("decorators are not supported", node)
+                if node.decorator_list and not _grad_mode_decorator(node.decorator_list):
+                    raise _refuse("decorators here are @torch.no_grad(), "
+                                  "@torch.enable_grad() or @torch.inference_mode() only", node)
             if node.args.posonlyargs:
                 raise _refuse("positional-only parameters (/) are not supported", node)
             in_def = True

@@ -429,13 +429,76 @@ def result_numel(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
         return _prod(shape)
     if name in ("indexing", "item assignment"):  # item assignment: the index it writes
         return _index_numel(first, args[1]) if isinstance(first, Tensor) else None
+    if short == "repeat_interleave":
+        if name.startswith("."):
+            return _repeat_interleave(first, _arg(args[1:], kwargs, 0, "repeats"),
+                                      _arg(args[1:], kwargs, 1, "dim"), kwargs)
+        repeats = _arg(args, kwargs, 1, "repeats")
+        if repeats is None and len(args) == 1 and not kwargs.keys() - {"output_size"}:
+            return _repeat_interleave(None, first, None, kwargs)  # (repeats): indices
+        return _repeat_interleave(first, repeats, _arg(args, kwargs, 2, "dim"), kwargs)
     return None
+
+
+def _repeat_interleave(tensor: Any, repeats: Any, dim: Any, kwargs: dict[str, Any]
+                       ) -> int | None:
+    """Elements of ``repeat_interleave``: every slice along ``dim`` (every element when
+    ``dim`` is None) repeated; a tensor of repeats, one per slice, sums to the count.
+    ``tensor`` None: ``torch.repeat_interleave(repeats)``, each index ``repeats[i]`` times.
+    An ``output_size=`` is what torch allocates before it checks it: counted too."""
+    if tensor is not None and not isinstance(tensor, Tensor):
+        return None
+    numel = 1 if tensor is None else tensor.numel()
+    if dim is None:
+        size = numel
+    elif isinstance(dim, int) and not isinstance(dim, bool) and tensor is not None and \
+            -max(tensor.dim(), 1) <= dim < max(tensor.dim(), 1):
+        size = tensor.shape[dim] if tensor.dim() else 1
+    else:
+        return None
+    piece = numel // size if size else 0  # elements per slice along dim
+    count = _int(repeats)
+    if count is not None:
+        total = numel * max(count, 0)
+    elif isinstance(repeats, Tensor) and repeats.dim() <= 1 and not (
+            repeats.is_floating_point() or repeats.is_complex()
+            or repeats.dtype is torch.bool):
+        if repeats.numel() == 1 and tensor is not None:
+            total = numel * max(int(repeats.reshape(())), 0)
+        else:
+            total = int(repeats.clamp(min=0).sum()) * max(piece, 1)
+    else:
+        return None
+    extra = _int(kwargs.get("output_size"))
+    if extra is not None:
+        total = max(total, max(extra, 0) * max(piece, 1))
+    return total
 
 
 def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, float] | None:
     """(elements out, FLOPs) of a ``matmul`` call of the allowlist; None when unknown."""
     if name == "torch.einsum":
         return _einsum(args)
+    if name in _CONVOLUTIONS:
+        conv = _convolution(name, args, kwargs)
+        return None if conv is None else conv[:2]
+    if name in _POOLS:
+        return _pool(name, args, kwargs)
+    if name == "torch.cdist":
+        x1, x2 = _arg(args, kwargs, 0, "x1"), _arg(args, kwargs, 1, "x2")
+        if not isinstance(x1, Tensor) or not isinstance(x2, Tensor) or x1.dim() < 2 \
+                or x2.dim() < 2:
+            return None
+        out = broadcast_numel([x1.shape[:-2], x2.shape[:-2]]) * x1.shape[-2] * x2.shape[-2]
+        return out, 3.0 * out * max(x1.shape[-1], x2.shape[-1])
+    if name == "torch.addmm":
+        base = _arg(args, kwargs, 0, "input")
+        a, b = _arg(args, kwargs, 1, "mat1"), _arg(args, kwargs, 2, "mat2")
+        if not all(isinstance(t, Tensor) for t in (base, a, b)) or a.dim() != 2 \
+                or b.dim() != 2:
+            return None
+        out = a.shape[0] * b.shape[1]
+        return max(out, base.numel()), 2.0 * out * a.shape[1] + base.numel()
     if name == "F.linear":
         x, w = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight")
         if not isinstance(x, Tensor) or not isinstance(w, Tensor) or not x.dim() \
@@ -449,6 +512,119 @@ def matmul_cost(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, fl
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return _matmul(name, a.shape, b.shape)
     return None
+
+
+_CONVOLUTIONS = {"F.conv1d": 1, "F.conv2d": 2}  # name -> spatial dimensions
+_POOLS = {"F.max_pool1d": 1, "F.max_pool2d": 2, "F.avg_pool1d": 1, "F.avg_pool2d": 2}
+
+
+def _spatial(value: Any, dims: int) -> tuple[int, ...] | None:
+    """A size argument of a convolution or pooling (``3``, ``(3,)``, ``(3, 1)``) as one
+    whole number per spatial dimension, as torch expands it; None when it is not one."""
+    number = _int(value)
+    if number is not None:
+        return (number,) * dims
+    if isinstance(value, (list, tuple)) and len(value) in (1, dims):
+        found = [_int(v) for v in value]
+        if any(n is None for n in found):
+            return None
+        return tuple(found) * (dims if len(found) == 1 else 1)  # type: ignore[arg-type]
+    return None
+
+
+def _convolution(name: str, args: tuple, kwargs: dict[str, Any]
+                 ) -> tuple[int, float, int] | None:
+    """(elements out, FLOPs, elements of working memory) of ``F.conv1d``/``F.conv2d``:
+    each output size ``(L + 2p - d(k - 1) - 1) // s + 1`` (``padding="same"``: L), every
+    output element a dot product of ``C_in / groups * prod(k)``; torch's direct path on
+    the CPU (float64, and others) first unfolds the input into a matrix of
+    ``N * C_in * prod(k) * prod(out)`` elements (im2col), the working memory."""
+    dims = _CONVOLUTIONS[name]
+    x, w = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "weight")
+    if not isinstance(x, Tensor) or not isinstance(w, Tensor) or w.dim() != dims + 2 \
+            or x.dim() not in (dims + 1, dims + 2):
+        return None
+    stride = _spatial(_arg(args, kwargs, 3, "stride") if len(args) > 3 or "stride" in kwargs
+                      else 1, dims)
+    padding: Any = _arg(args, kwargs, 4, "padding") if len(args) > 4 or "padding" in kwargs \
+        else 0
+    dilation = _spatial(_arg(args, kwargs, 5, "dilation") if len(args) > 5 or
+                        "dilation" in kwargs else 1, dims)
+    groups = _int(_arg(args, kwargs, 6, "groups")) if len(args) > 6 or "groups" in kwargs \
+        else 1
+    same = isinstance(padding, str) and padding == "same"
+    pads = (0,) * dims if isinstance(padding, str) and padding in ("valid", "same") \
+        else _spatial(padding, dims)
+    if stride is None or pads is None or dilation is None or groups is None or groups < 1 \
+            or min(stride) < 1:
+        return None
+    sizes, kernel = x.shape[-dims:], w.shape[2:]
+    out = [n if same else max(0, (n + 2 * max(p, 0) - d * (k - 1) - 1) // s + 1)
+           for n, k, p, s, d in zip(sizes, kernel, pads, stride, dilation)]
+    batch = x.shape[0] if x.dim() == dims + 2 else 1
+    channels = x.shape[-dims - 1]
+    numel = batch * w.shape[0] * _prod(out)
+    window = _prod(kernel)
+    flops = 2.0 * numel * w.shape[1] * window
+    workspace = batch * channels * window * _prod(out) + (x.numel() if same else 0)
+    return numel, flops, workspace
+
+
+def convolution_workspace(name: str, args: tuple, kwargs: dict[str, Any]) -> int | None:
+    """Elements of the working memory a convolution takes while it runs (see
+    :func:`_convolution`); None for a call that is not one."""
+    if name not in _CONVOLUTIONS:
+        return None
+    conv = _convolution(name, args, kwargs)
+    return None if conv is None else conv[2]
+
+
+def _flag(value: Any) -> bool:
+    """A switch of a call (``ceil_mode``): False when not given, True when it is not a
+    bool (the larger result: torch takes a bool or refuses)."""
+    return False if value is None else value if isinstance(value, bool) else True
+
+
+def _pool(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[int, float] | None:
+    """(elements out, FLOPs) of ``F.max_pool1d/2d``, ``F.avg_pool1d/2d``: each output size
+    as torch's ``pooling_output_shape`` (``ceil_mode`` rounds up, but a window must start
+    inside the input or its left padding), a comparison or addition per window element;
+    ``return_indices=True`` adds an int64 index per output element."""
+    dims = _POOLS[name]
+    x = _arg(args, kwargs, 0, "input")
+    kernel = _spatial(_arg(args, kwargs, 1, "kernel_size"), dims)
+    if not isinstance(x, Tensor) or x.dim() not in (dims + 1, dims + 2) or kernel is None:
+        return None
+    average = "avg" in name
+    stride_arg = _arg(args, kwargs, 2, "stride")
+    stride = kernel if stride_arg is None or (isinstance(stride_arg, (list, tuple))
+                                              and not stride_arg) \
+        else _spatial(stride_arg, dims)
+    pads = _spatial(_arg(args, kwargs, 3, "padding") if len(args) > 3 or "padding" in kwargs
+                    else 0, dims)
+    if average:
+        dilation: tuple[int, ...] | None = (1,) * dims
+        ceil = _flag(_arg(args, kwargs, 4, "ceil_mode"))
+        indices = False
+    else:
+        dilation = _spatial(_arg(args, kwargs, 4, "dilation") if len(args) > 4 or
+                            "dilation" in kwargs else 1, dims)
+        ceil = _flag(_arg(args, kwargs, 5, "ceil_mode"))
+        indices = _flag(_arg(args, kwargs, 6, "return_indices"))
+    if stride is None or pads is None or dilation is None or min(stride) < 1:
+        return None
+    out = []
+    for n, k, p, s, d in zip(x.shape[-dims:], kernel, pads, stride, dilation):
+        p = max(p, 0)
+        size = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
+        if ceil and (size - 1) * s >= n + p:
+            size -= 1
+        out.append(max(0, size))
+    numel = _prod(x.shape[:-dims]) * _prod(out)
+    flops = float(numel) * _prod(kernel)
+    if indices:  # the values, and an int64 index beside each
+        numel *= 1 + -(-8 // x.element_size())
+    return numel, flops
 
 
 def _einsum(args: tuple) -> tuple[int, float] | None:
@@ -581,7 +757,11 @@ def megabytes(count: float) -> str:
 _SIZED = frozenset({SHAPED, MATMUL, CREATE, RANDOM})
 # SAME calls whose other tensors are not broadcast against the first: they lend a shape
 # or dtype, or (item assignment) write into it in place
-_LIKE_OTHER = frozenset({".view_as", ".reshape_as", ".type_as", "item assignment"})
+_LIKE_OTHER = frozenset({".view_as", ".reshape_as", ".type_as", "item assignment",
+                         # a module's own forward, given its parameters too (the output
+                         # is the input's shape), and what works on each .grad
+                         "nn.BatchNorm1d", "nn.BatchNorm2d", "nn.utils.clip_grad_norm_",
+                         "nn.utils.clip_grad_value_"})
 
 
 class Budget:
@@ -731,6 +911,12 @@ class Budget:
             raise self.refuse(f"autoviz could not work out the size of what {name} makes "
                               "from these arguments, so it did not run it")
         self._check_bytes(numel, itemsize, f"the result of {name}")
+        workspace = convolution_workspace(name, args, kwargs)
+        if workspace is not None and workspace * itemsize > self.remaining_bytes():
+            raise self.refuse(f"{name} would need {megabytes(workspace * itemsize)} of working "
+                              f"memory while it runs (the input unfolded, one column per "
+                              f"output element); {megabytes(self.remaining_bytes())} of the "
+                              f"program's {megabytes(self.limits.total_bytes)} are left")
         if flops > self.limits.op_flops:
             raise self.refuse(f"{name} would take {flops:.3g} floating-point operations; "
                               f"the limit per operation is {self.limits.op_flops:.3g}")

@@ -25,6 +25,8 @@ from autoviz.runner.values import (
     _SILENT_ATTRIBUTES,
     _UNARY,
     UNINITIALISED,
+    TypeOf,
+    UserFunction,
     _describe,
     _Failure,
     _Function,
@@ -38,7 +40,9 @@ _ATTRIBUTE_VIEWS = {"T": lambda t: t.T, "mT": lambda t: t.mT}
 _MODULE_OBJECTS = {"torch": torch, "torch.nn": torch.nn, "torch.nn.functional":
                    torch.nn.functional, "torch.nn.init": torch.nn.init,
                    "torch.optim": torch.optim, "torch.autograd": torch.autograd,
-                   "math": math}
+                   "torch.nn.utils": torch.nn.utils,
+                   "torch.optim.lr_scheduler": torch.optim.lr_scheduler,
+                   "torch.cuda": torch.cuda, "math": math}
 
 
 def _legacy_tensor(*args: Any, **kwargs: Any) -> torch.Tensor:
@@ -64,8 +68,23 @@ def _nn_name(path: str, attr: str) -> Any:
         return _Function("nn_init", f"nn.init.{attr}", getattr(torch.nn.init, attr))
     elif path == "torch.autograd" and attr == "grad":
         return _Function("autograd_grad", "torch.autograd.grad", torch.autograd.grad)
+    elif path == "torch.autograd" and attr in ("gradcheck", "gradgradcheck"):
+        return _Function("autograd_check", f"torch.autograd.{attr}", getattr(torch.autograd,
+                                                                              attr))
+    elif path == "torch.autograd" and attr in ("detect_anomaly", "set_detect_anomaly"):
+        # like the grad modes: a context manager, set_detect_anomaly(b) at once
+        return _Function("grad_mode", f"torch.autograd.{attr}", getattr(torch.autograd, attr))
     elif path == "torch.optim" and attr in nn_support.OPTIMIZERS:
         return _Function("optim", f"torch.optim.{attr}", nn_support.OPTIMIZERS[attr])
+    elif path == "torch.optim.lr_scheduler" and attr in nn_support.SCHEDULERS:
+        return _Function("lr_scheduler", f"torch.optim.lr_scheduler.{attr}",
+                         nn_support.SCHEDULERS[attr])
+    elif path == "torch.nn.utils" and attr in nn_support.NN_UTILS:
+        return _Function("nn_utils", f"nn.utils.{attr}", getattr(torch.nn.utils, attr))
+    elif path == "torch.cuda" and attr in nn_support.CUDA_FUNCTIONS:
+        return _Function("cuda", f"torch.cuda.{attr}")
+    elif path == "torch" and attr == "device":  # torch.device("cpu"): the CPU only
+        return _Function("device", "torch.device", torch.device)
     return None
 
 
@@ -180,7 +199,8 @@ class Expressions:
         return self._value(node)
 
     def _subscript(self, obj: Any, index: Any, node: ast.AST) -> Any:
-        if isinstance(obj, torch.nn.Sequential) and isinstance(index, (int, slice)):
+        if isinstance(obj, (torch.nn.Sequential, torch.nn.ModuleList)) and isinstance(
+                index, (int, slice)):
             return self._fail_safe(operator.getitem, obj, index)
         if isinstance(obj, torch.Tensor):
             parts = index if isinstance(index, tuple) else (index,)
@@ -214,6 +234,10 @@ class Expressions:
     def _attribute(self, obj: Any, attr: str) -> Any:
         if obj.__class__ is _Module:
             return self._module_attribute(obj, attr)
+        if attr in ("__class__", "__name__"):
+            return self._dunder(obj, attr)
+        if obj.__class__ is TypeOf:
+            raise self._refuse(f"of a class, only .__name__ is available here (not .{attr})")
         if isinstance(obj, torch.nn.Module):
             return self._module_member(obj, attr)
         if isinstance(obj, RemovableHandle):
@@ -221,8 +245,14 @@ class Expressions:
         if isinstance(obj, torch.optim.Optimizer):
             if attr in OPTIMIZER_METHODS:
                 return _Function("optim_method", f".{attr}", obj)
+            if attr == "param_groups":  # torch's own list of dicts (lr, momentum, params)
+                return obj.param_groups
             raise self._refuse(f"the optimizer attribute .{attr} is not in autoviz's "
                                "allowlist")
+        if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
+            return self._scheduler_member(obj, attr)
+        if isinstance(obj, torch.device) and attr in ("type", "index"):
+            return getattr(obj, attr)
         if isinstance(obj, torch.Tensor):
             if attr in ("T", "mT"):  # a view, and a node: an operation like .t()
                 return self._op(_ATTRIBUTE_VIEWS[attr], (obj,), {}, al.SAME, None, f".{attr}")
@@ -261,6 +291,22 @@ class Expressions:
                                "autoviz's allowlist")
         raise _Failure(AttributeError(f"'{type(obj).__name__}' object has no attribute "
                                       f"'{attr}'"))
+
+    def _dunder(self, obj: Any, attr: str) -> Any:
+        """``x.__class__`` (its class, to name or compare) and ``__name__`` of a class or a
+        function; nothing else."""
+        if attr == "__class__":
+            if obj.__class__ in _CALL_ONLY:
+                raise self._refuse(f"attributes of {_describe(obj)} are not available")
+            return TypeOf(type(obj))
+        if isinstance(obj, TypeOf):
+            return obj.cls.__name__
+        if obj.__class__ is UserFunction:
+            return obj.name
+        if obj.__class__ is _Function:
+            return obj.target.__name__ if isinstance(obj.target, type) else obj.short
+        raise _Failure(AttributeError(f"'{type(obj).__name__}' object has no attribute "
+                                      "'__name__'"))
 
     def _module_attribute(self, module: _Module, attr: str) -> Any:
         key = (module.path, attr)

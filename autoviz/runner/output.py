@@ -5,6 +5,7 @@ warnings a torch call raises, kept with their line."""
 from __future__ import annotations
 
 import contextlib
+import re
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -92,11 +93,29 @@ class Output:
 
     def _warned(self, caught: list[Any]) -> None:
         for w in caught:
+            message = str(w.message)
+            if message.startswith("Error detected in "):
+                message = self._anomaly(message)
             self.program.warnings.append(
-                (self.budget.lineno or 0, f"{w.category.__name__}: {w.message}"))
+                (self.budget.lineno or 0, f"{w.category.__name__}: {message}"))
+
+    def _anomaly(self, message: str) -> str:
+        """Anomaly mode's warning, its forward traceback (the interpreter's own frames, not
+        the program's) replaced by the program's line that made the node."""
+        found = _NODE.match(message)
+        if found is None:
+            return message.split("\n")[0]
+        name = found.group(1)
+        lines = sorted({o.lineno for (node, _), o in self.program.catalog.origins.items()
+                        if o.lineno and node.name() == name})
+        where = (f"line {lines[0]}" if len(lines) == 1 else
+                 "lines " + ", ".join(map(str, lines)) if lines else "a line not known")
+        return (f"Error detected in {name}. Anomaly mode traced it to the forward operation "
+                f"made at {where}.")
 
 
 _ALWAYS = ("always", None, Warning, None, 0)  # warnings.simplefilter("always")
+_NODE = re.compile(r"Error detected in (\w+)\.")
 
 
 def _start_capture() -> tuple[tuple[Any, Any, Any], list[Any]]:

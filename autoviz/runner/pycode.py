@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import math
 import operator
 import string
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
@@ -51,12 +53,14 @@ from autoviz.runner.pyvalues import (
 from autoviz.runner.values import (
     _CALL_ONLY,
     _FORMAT_NUMBER,
+    TypeOf,
     UserFunction,
     _Break,
     _Continue,
     _describe,
     _Failure,
     _Function,
+    _GradModeCall,
     _Lazy,
     _Return,
 )
@@ -80,11 +84,14 @@ STR_METHODS = frozenset(
     "ljust rjust center zfill splitlines".split())
 # Allowlisted callables whose arguments may be the program's own functions (each turns
 # one into a plain callable with Interpreter._as_callable).
-TAKES_FUNCTIONS = frozenset({"register_hook", "register_prehook"})
+TAKES_FUNCTIONS = frozenset({"register_hook", "register_prehook", "gradcheck",
+                             "gradgradcheck", "apply"})
 # what isinstance accepts for torch.Tensor, which autoviz resolves to a callable
 _TYPE_NAMES: dict[str, type] = {"torch.Tensor": torch.Tensor}
 _FORMATTER = string.Formatter()
 _NO_ATTRIBUTE = object()
+# torch's functions and nn's classes a program may give a name (loss_func = F.cross_entropy)
+_NAMED_FUNCTIONS = frozenset({"torch", "nn", "nn_init"})
 _FLAT = frozenset({int, float, bool, complex, type(None), torch.Tensor})
 _MISSING = object()
 
@@ -97,7 +104,7 @@ def _python(name: str, target: Any = None) -> _Function:
 PY_BUILTINS: dict[str, _Function] = {
     **{name: _python(name, getattr(builtins, name)) for name in (
         "isinstance sorted any all dict set divmod pow map filter min max sum list tuple "
-        "enumerate zip len reversed").split()},
+        "enumerate zip len reversed type next").split()},
     **{name: _python(name, cls) for name, cls in EXCEPTIONS.items()},
 }
 
@@ -148,7 +155,8 @@ class PythonCode:
         the program's (an assignment, an argument, a return value, a default)."""
         value = self.EXPRESSIONS.get(node.__class__, PythonCode._unsupported_node)(self, node)
         cls = value.__class__
-        if cls in _CALL_ONLY and cls is not UserFunction:
+        if cls in _CALL_ONLY and cls is not UserFunction and not (
+                cls is _Function and value.kind in _NAMED_FUNCTIONS):
             raise self._not_a_value(value)
         return value
 
@@ -160,7 +168,7 @@ class PythonCode:
         """A program's function may be passed to its own functions and to callables that
         take one (``register_hook``); to anything else it is not a value."""
         for value in (*args, *kwargs.values()) if kwargs else args:
-            if value.__class__ is UserFunction:
+            if value.__class__ is UserFunction or value.__class__ is _Function:
                 if func.__class__ is _Function and func.short in TAKES_FUNCTIONS:
                     continue
                 raise self._not_a_value(value)
@@ -205,7 +213,7 @@ class PythonCode:
             if value.dim():
                 self.budget.count_objects(len(value))  # one view per row
         elif not isinstance(value, (range, list, tuple, str, torch.Size, _Lazy, *CONTAINERS,
-                                    torch.nn.Sequential)):
+                                    torch.nn.Sequential, torch.nn.ModuleList)):
             raise self._refuse(f"{what} cannot iterate over {_describe(value)}")
         return self._guarded(self._fail_safe(iter, value))
 
@@ -482,16 +490,28 @@ class PythonCode:
                 self.budget.tick()
                 result = self._held(func.expression)
             else:
-                try:
-                    self._block(func.body)
-                except _Return as ret:
-                    result = ret.value
+                with self._decorated(func):
+                    try:
+                        self._block(func.body)
+                    except _Return as ret:
+                        result = ret.value
         finally:
             self._leave_scope()
             self.qualnames.pop()
             self.calls -= 1
         self.budget.lineno = lineno  # only on success: an error keeps the line inside f
         return result
+
+    def _decorated(self, func: UserFunction) -> Any:
+        """The grad mode a ``@torch.no_grad()`` function runs in (a fresh manager per
+        call, as torch's decorator enters one per call); else nothing."""
+        if func.decorator is None:
+            return contextlib.nullcontext()
+        manager = self._eval(func.decorator)
+        if not isinstance(manager, _GradModeCall):
+            raise self._refuse("decorators here are @torch.no_grad(), @torch.enable_grad() "
+                               "or @torch.inference_mode() only")
+        return manager.manager
 
     def _invoke(self, func: Any, args: list[Any], kwargs: dict[str, Any],
                 node: ast.AST | None) -> Any:
@@ -732,6 +752,8 @@ class PythonCode:
         """``obj.attr`` for the Python values a program holds (their allowlisted methods),
         or _NO_ATTRIBUTE when ``obj`` is none of them."""
         cls = obj.__class__
+        if cls is OrderedDict:  # a state_dict(): a dict's methods
+            cls = dict
         table = {dict: DICT_METHODS, set: SET_METHODS, list: LIST_METHODS,
                  tuple: TUPLE_METHODS, str: STR_METHODS}.get(cls)
         if table is not None:
@@ -758,6 +780,8 @@ class PythonCode:
         if isinstance(node, ast.Tuple):
             return tuple(self._types(e) for e in node.elts)
         value = self._eval(node)
+        if value.__class__ is TypeOf:
+            return value.cls
         if value.__class__ is _Function:
             found = _TYPE_NAMES.get(value.name)
             if found is not None:
@@ -797,6 +821,10 @@ class PythonCode:
         name = func.name
         if name in EXCEPTIONS:
             return self._make_exception(func.target, args, kwargs)
+        if name == "type":  # type(x): its class, to name or compare
+            if len(args) != 1 or kwargs:
+                raise self._refuse("type() takes one argument here (type(x).__name__)")
+            return TypeOf(type(args[0]))
         if "." in name:
             owner, _, method = name.partition(".")
             if owner == "math":
@@ -1016,6 +1044,27 @@ class PythonCode:
             test = item if func is None else self._invoke(func, [item], {}, node)
             if self._truth(test):
                 yield item
+
+    def _builtin_next(self, args: list[Any], kwargs: dict[str, Any], node: Any) -> Any:
+        """``next(it)`` / ``next(it, default)`` of a generator (``model.parameters()``) or an
+        enumerate/zip object: one item drawn by the interpreter."""
+        if kwargs:
+            raise _Failure(TypeError("next() takes no keyword arguments"))
+        if not 1 <= len(args) <= 2:
+            raise _Failure(TypeError(f"next expected at {'least 1' if not args else 'most 2'}"
+                                     f" argument{'s' if args else ''}, got {len(args)}"))
+        source = args[0]
+        if source.__class__ is _Generator:
+            item = next(self._iterate(source, "next()"), _MISSING)
+        elif isinstance(source, _Lazy):
+            item = next(self._guarded(iter(source)), _MISSING)
+        else:
+            raise _Failure(TypeError(f"'{type(source).__name__}' object is not an iterator"))
+        if item is _MISSING:
+            if len(args) == 2:
+                return args[1]
+            raise _Failure(StopIteration())
+        return item
 
     def _builtin_len(self, args: list[Any], kwargs: dict[str, Any], node: Any) -> Any:
         if len(args) == 1 and args[0].__class__ is _Generator:

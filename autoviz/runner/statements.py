@@ -7,6 +7,7 @@ import ast
 import builtins
 import contextlib
 import operator
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -43,6 +44,7 @@ class Statements:
         # texts of the tree's expressions, kept with the (cached, never changed) tree
         self.texts = tree.__dict__.setdefault("autoviz_texts", {})
         grad_mode = torch.is_grad_enabled()
+        anomaly = torch.is_anomaly_enabled()
         try:
             self._block(tree.body)
             self._name_list_items()
@@ -56,6 +58,8 @@ class Statements:
         finally:
             if torch.is_grad_enabled() != grad_mode:
                 torch.set_grad_enabled(grad_mode)
+            if torch.is_anomaly_enabled() != anomaly:  # set_detect_anomaly is process-wide
+                torch.set_anomaly_enabled(anomaly)
             self.program.output = "".join(self.output)
 
     def _name_list_items(self) -> None:
@@ -110,7 +114,14 @@ class Statements:
     def _function(self, node: ast.FunctionDef) -> UserFunction:
         """The function a ``def`` makes (a method of a program's class too): defaults
         evaluated now, the enclosing function's scope kept (see pycode)."""
-        return self._make_function(node.name, node.args, node.body)
+        function = self._make_function(node.name, node.args, node.body)
+        if node.decorator_list:  # @torch.no_grad() (checked before the run)
+            manager = self._eval(node.decorator_list[0])
+            if not isinstance(manager, _GradModeCall):
+                raise self._refuse("decorators here are @torch.no_grad(), "
+                                   "@torch.enable_grad() or @torch.inference_mode() only")
+            function = replace(function, decorator=node.decorator_list[0])
+        return function
 
     def _return_statement(self, node: ast.Return) -> None:
         raise _Return(None if node.value is None else self._held(node.value))
@@ -220,6 +231,8 @@ class Statements:
 
     def _lookup(self, node: ast.Name) -> Any:
         name = node.id
+        if name == "__name__":  # the program runs as a script: if __name__ == "__main__":
+            return "__main__"
         if self.frames:
             if name in self.frames[-1]:
                 return self.frames[-1][name]
@@ -278,6 +291,11 @@ class Statements:
                 raise self._refuse("the list is too long")
         elif isinstance(obj, dict):
             self._store_key(obj, index, value)
+        elif isinstance(obj, (torch.nn.Sequential, torch.nn.ModuleList)) and isinstance(
+                index, int) and value is not None:
+            self._fail_safe(operator.setitem, obj, index, value)  # model[2] = nn.Identity()
+            if isinstance(target.value, ast.Name) and not self.frames:
+                self._name_parameters(target.value.id, obj)
         else:
             raise self._refuse(f"cannot assign items of {_describe(obj)}")
 

@@ -65,6 +65,20 @@ class UserFunction:
     enclosing: tuple[tuple[dict[str, Any], frozenset[str]], ...] = ()
     expression: ast.expr | None = None
     qualname: str = ""
+    decorator: ast.expr | None = None  # @torch.no_grad(): the mode its body runs in
+
+
+@dataclass(frozen=True)
+class TypeOf:
+    """``type(x)`` or ``x.__class__``: a class, for its ``__name__``, for printing and for
+    comparing (nothing else of it is reachable)."""
+
+    cls: type
+
+    def __repr__(self) -> str:
+        return repr(self.cls)
+
+    __str__ = __repr__
 
 
 class _Return(Exception):
@@ -136,8 +150,9 @@ def _describe(value: Any) -> str:
 class _Lazy:
     """An iterator from enumerate/zip/reversed: consumed with a cap, never stored whole."""
 
-    def __init__(self, iterator: Iterator[Any]) -> None:
+    def __init__(self, iterator: Iterator[Any], depth: int = 1) -> None:
         self.iterator = iterator
+        self.depth = depth  # how many of them are nested in it, itself included
 
     def __iter__(self) -> Iterator[Any]:
         return self.iterator
