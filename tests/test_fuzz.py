@@ -1143,6 +1143,23 @@ HOSTILE_STATEMENTS = [
     "g = (y for y in range(3))\nfor i in range(200):\n    g = (y for y in g)\nprint(list(g))",
     "d = {}\nd['d'] = d\nprint(d)", "n = 0\nwhile n < 10**9:\n    n += 1",
     "try:\n    {v}.view(-1, 7)\nexcept RuntimeError as e:\n    print(e.__traceback__)",
+    # torch.nn, optim, hooks, higher order (issue 14)
+    "import torch.nn as nn\nclass N(nn.Module):\n    def __init__(self):\n"
+    "        super().__init__()\n        self.f = nn.Linear(1, 1)\n    def forward(self, x):\n"
+    "        return self.forward(x)\nN()(torch.ones(1, 1))",
+    "import torch.nn as nn\nclass N(nn.Module):\n    def __repr__(self):\n        return 1",
+    "import torch.nn as nn\nm = nn.Sequential(*[nn.Identity() for i in range(10**6)])",
+    "import torch.nn as nn\nm = nn.Linear(10**5, 10**5)", "import torch.nn as nn\nm = "
+    "nn.Embedding(10**8, 8)", "import torch.nn as nn\nprint(nn.Linear(2, 2).__dict__)",
+    "{v}.register_hook(lambda g: g.register_hook(lambda h: h))",
+    "{v}.register_hook(lambda g: (g * 2).sum().backward())",
+    "h = {v}.register_hook(print)", "type({v}).__subclasses__()", "{v}.__class__.__mro__",
+    "import torch.nn as nn\nm = nn.Linear(2, 2)\nm.apply(lambda x: m.apply(lambda y: y))",
+    "opt = torch.optim.SGD([{v}], lr=1e300)\nopt.param_groups[0]['params'].append(print)",
+    "g = torch.autograd.grad({v}.sum(), {v}, create_graph=True)",
+    "torch.autograd.gradcheck(lambda a: a, (torch.ones(10**4, dtype=torch.double, "
+    "requires_grad=True),))",
+    "@torch.no_grad()\ndef f(a):\n    return f(a)\nf(1)",
 ]
 
 CONTROL = ["\x00", "\r", "\t", "\x0c", "\x0b", "\u2028", "\ufeff", "\\", "\x1a", "\r\n",

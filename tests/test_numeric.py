@@ -319,7 +319,9 @@ def test_the_check_fits_its_time_and_shares_it_among_the_leaves():
     assert time.monotonic() - start < 1.5
     w, v = check.leaves
     assert v.checked <= w.checked <= v.checked + 1 < 32  # round the leaves, in turn
-    assert w.ok and v.ok and w.autograd == (2.0,) * w.checked and v.autograd == (3.0,) * v.checked
+    # (a loaded machine may leave v none: then it says so, and w is still right)
+    assert all(leaf.ok for leaf in (w, v) if leaf.checked)
+    assert w.autograd == (2.0,) * w.checked and v.autograd == (3.0,) * v.checked
     assert w.note == f"{w.checked} of 40 elements checked (the check's time ran out)"
     done = w.checked + v.checked
     assert any(n.startswith(f"the check's 1 s ran out after {done} of 64 elements (one run "
