@@ -720,3 +720,81 @@ def test_a_param_group_prints_its_tensors_under_the_text_floor():
 
     opt = torch.optim.SGD([torch.ones(300), torch.ones(2)], lr=0.1)
     assert text_floor(opt.param_groups, 1000, 3, 10**6) >= 2 * (300 + 2)
+
+
+SHARED = "m = nn.ReLU()\nfor i in range(8):\n    m = nn.Sequential(*[m] * 10)\n"
+
+
+@pytest.mark.parametrize("source, said", [
+    # the red team's finds: each refused before the memory or the time is spent
+    ("l = nn.Linear(torch.tensor(20000), torch.tensor(20000))", "whole numbers"),
+    ("l = nn.BatchNorm1d(torch.tensor(10**8))", "whole numbers"),
+    ("l = nn.Embedding(torch.tensor(30000), torch.tensor(3000))", "whole numbers"),
+    (SHARED + "sd = m.state_dict()", "would walk more than 100,000 submodules"),
+    (SHARED + "s = str(m)", "more than 100,000 characters"),
+    (SHARED + "print(m)", "more than 100,000 characters"),
+    (SHARED + "for x in m.named_modules(remove_duplicate=False):\n    pass",
+     "would walk more than"),
+    ("m = nn.ReLU()\nfor x in m.named_modules(prefix='a' * 100000):\n    pass",
+     "a prefix of more than 200 characters"),
+    ("w = torch.ones(1, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.1)\n"
+     "g = opt.param_groups[0]\nfor i in range(100):\n    opt.param_groups.append(g)\n"
+     "opt.step()", "parameter groups"),
+    ("w = torch.ones(1, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.1)\n"
+     "opt.param_groups[0]['params'] = [w] * 100000\nopt.zero_grad()", "20,000 parameters"),
+    ("x = torch.ones(1000, dtype=torch.float64, requires_grad=True)\n"
+     "big = torch.ones(12000, dtype=torch.float64)\ndef f(t):\n    return t.sum() * big\n"
+     "torch.autograd.gradcheck(f, (x,))", "Jacobians of 1,000 x 12,000"),
+    ("class Net(nn.Module):\n    def extra_repr(self):\n        return 'x'", "nn.Module's own"),
+    ("class Net(nn.Module):\n    def train(self, mode=True):\n        return self",
+     "nn.Module's own"),
+    ("class Net(nn.Module):\n    def helper(self):\n        return 1\nn = Net()\nprint(n.helper)",
+     "the method helper()"),
+])
+def test_the_red_teams_programs_are_refused_at_their_line(source, said):
+    with pytest.raises(ProgramError) as caught:
+        run_program("import torch\nimport torch.nn as nn\n" + source + "\n")
+    assert caught.value.refused and said in str(caught.value), str(caught.value)
+    assert caught.value.lineno is not None and caught.value.lineno >= 3
+
+
+@pytest.mark.parametrize("source", [
+    "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.l = nn.Linear(1, 1)\ndef reinit(m):\n    super().__init__()\nreinit(Net())",
+    "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        return 1\nNet()",
+    "print(sorted([3, 1, 2], key=isinstance))",
+])
+def test_errors_python_raises_come_through_as_python_raises_them(source):
+    source = "import torch\nimport torch.nn as nn\n" + source + "\n"
+    with pytest.raises(Exception) as natively:
+        native(source)
+    with pytest.raises(ProgramError) as caught:
+        run_program(source)
+    assert not caught.value.refused
+    assert caught.value.message == f"{type(natively.value).__name__}: {natively.value}"
+
+
+def test_empty_tensors_start_at_version_zero_and_a_bound_method_can_be_a_hook():
+    source = textwrap.dedent("""\
+        import torch
+        import torch.nn as nn
+        e = torch.empty(3)
+        print(e._version, torch.empty_like(e)._version, e.new_empty(2)._version)
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.seen = []
+            def keep(self, g):
+                self.seen.append(g.sum().item())
+            def forward(self, x):
+                y = x * 2
+                y.register_hook(self.keep)
+                return y.sum()
+        n = Net()
+        n(torch.ones(2, requires_grad=True)).backward()
+        print(n.seen)
+        """)
+    printed, _ = native(source)
+    assert run_program(source).output.split("\n")[1:] == printed.split("\n")[1:]
+    assert run_program(source).output.split("\n")[0] == "0 0 0"  # zeros, versions untouched

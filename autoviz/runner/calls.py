@@ -18,7 +18,7 @@ from autoviz.runner.checks import source_lines
 from autoviz.runner.costs import MAX_DIMS, python_size, tensors_in, tensors_of
 from autoviz.runner.errors import ProgramError
 from autoviz.runner.hooks import KINDS
-from autoviz.runner.nn import BoundMethod, global_generator
+from autoviz.runner.nn import global_generator
 from autoviz.runner.values import (
     _BINOP_NAMES,
     _BINOPS,
@@ -30,6 +30,7 @@ from autoviz.runner.values import (
     _SHAPE_METHODS,
     _VALUE_TYPES,
     UNINITIALISED,
+    BoundMethod,
     TypeOf,
     UserFunction,
     _Break,
@@ -255,6 +256,15 @@ class Calls:
                 return self._call_function(fn, a, k, None)
         else:
             raise self._refuse(f"{func.short} takes a function as its first argument")
+        # torch builds the Jacobians (input elements x output elements, numerical and
+        # analytical) before comparing them: one trial call says how big they are
+        trial = call(*(inputs if isinstance(inputs, (tuple, list)) else (inputs,)))
+        outputs = sum(t.numel() for t in tensors_in(trial))
+        if elements * outputs > GRADCHECK_JACOBIAN:
+            raise self._refuse(f"{func.short} would build Jacobians of {elements:,} x "
+                               f"{outputs:,} numbers; the limit here is "
+                               f"{GRADCHECK_JACOBIAN:,}")
+        self.budget.count_bytes(2 * 8 * elements * outputs)
         with self._capture():
             return self._fail_safe(func.target, call, *args[1:], **kwargs)
 
@@ -564,6 +574,7 @@ class Calls:
 
 _MISSING = object()
 GRADCHECK_ELEMENTS = 1_000  # input elements torch.autograd.gradcheck may nudge
+GRADCHECK_JACOBIAN = 1_000_000  # input x output elements of its Jacobians
 MAX_LAZY_NESTING = 8  # enumerate(zip(...)) and the like; 10,000 deep recursed in C
 _BUILTIN_FUNCTIONS = {name: _Function("builtin", name, getattr(builtins, name))
                       for name in al.BUILTINS}

@@ -99,6 +99,20 @@ def formatted_elements(tensor: torch.Tensor, threshold: int, edgeitems: int) -> 
     return math.prod(min(n, 2 * edgeitems) for n in tensor.shape)
 
 
+def module_paths(module: Any, cap: int) -> int:
+    """How many (module, path) pairs a walk of ``module``'s children meets without
+    de-duplicating (what ``state_dict()``, ``repr`` and ``named_modules(remove_duplicate=
+    False)`` walk), counted up to just past ``cap`` (a tree of shared children grows
+    exponentially)."""
+    count, stack = 0, [module]
+    while stack:
+        count += 1
+        if count > cap:
+            return count
+        stack.extend(stack.pop()._modules.values())
+    return count
+
+
 def text_floor(value: Any, threshold: int, edgeitems: int, cap: int) -> int:
     """A lower bound on the characters ``str(value)`` takes, stopping once past ``cap``:
     a tensor at least two per number it writes, a string its length, a list two per item
@@ -110,6 +124,8 @@ def text_floor(value: Any, threshold: int, edgeitems: int, cap: int) -> int:
             return total + len(item)
         if isinstance(item, torch.Tensor):
             return total + 2 * formatted_elements(item, threshold, edgeitems)
+        if isinstance(item, torch.nn.Module):  # a line per submodule, shared ones again
+            return total + 16 * module_paths(item, cap)
         key = id(item)
         if isinstance(item, _MAPPINGS):  # {k: v, ...}: its keys and values, as a list's
             if key in inside:

@@ -14,7 +14,7 @@ from torch.utils.hooks import RemovableHandle
 from autoviz.autograd.backward import hook_fired
 from autoviz.autograd.graph import preview
 from autoviz.data import HookFire
-from autoviz.runner.values import UserFunction, _Failure, _Function
+from autoviz.runner.values import BoundMethod, UserFunction, _Failure, _Function
 
 KINDS = {"register_hook": "node", "register_prehook": "prehook"}
 
@@ -35,7 +35,7 @@ class Hooks:
         if len(args) != 1 or kwargs:
             raise _Failure(TypeError(f"{name}() takes exactly one argument (the hook)"))
         function = args[0]
-        if function.__class__ is not UserFunction:
+        if function.__class__ not in (UserFunction, BoundMethod):
             raise self._refuse(f"{name}() takes a function of the program (a def or a "
                                "lambda) as its hook")
         call = self._as_callable(function)

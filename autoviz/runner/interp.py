@@ -61,6 +61,7 @@ class Interpreter(Statements, Expressions, PythonCode, Calls, Modules, Hooks, Ou
         self.modules: dict[str, _Module] = {}
         self.frames: list[dict[str, Any]] = []
         self.classes: dict[type, Any] = {}  # a program's own nn.Module classes
+        self.running: list[Any] = []  # the program's functions being run, innermost last
         self.handles = program.handles  # the hooks it registered (removed after the study)
         self.handles = program.handles  # the hooks it registered (removed after the study)
         self.loops: list[tuple[str, int]] = []  # (name, index) of each loop over ints we are in

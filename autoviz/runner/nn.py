@@ -29,8 +29,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from autoviz.runner import allowlist as al
+from autoviz.runner.costs import module_paths, tensors_in
 from autoviz.runner.pyvalues import _Generator
-from autoviz.runner.values import UserFunction, _describe, _Failure, _Function
+from autoviz.runner.values import BoundMethod, UserFunction, _describe, _Failure, _Function
 
 _RNG_LOCK = threading.Lock()  # torch's global generator is the process's: one user at once
 
@@ -168,6 +169,12 @@ _RULE_NAMES = {fn: f"F.{name}" for name, fn in vars(F).items()
 CLASSES: dict[str, type] = {cls.__name__: cls for cls in (*FORWARDS, nn.Sequential,
                                                           nn.ModuleList)}
 # modules whose arguments hold strings that are not devices (reduction="mean")
+MAX_GROUPS = 64  # parameter groups of one optimizer
+MAX_GROUP_PARAMS = 20_000  # parameters in all its groups
+MAX_PREFIX = 200  # characters of named_modules(prefix=...) and friends
+# module classes whose constructors take tensors (a loss's class weights)
+_TENSOR_ARGUMENTS = frozenset({nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss,
+                               nn.NLLLoss, nn.Sequential, nn.ModuleList})
 _STRING_ARGUMENTS = frozenset(
     "MSELoss L1Loss BCELoss BCEWithLogitsLoss CrossEntropyLoss NLLLoss GELU SmoothL1Loss "
     "HuberLoss KLDivLoss".split())
@@ -209,14 +216,6 @@ _STATE = {"SGD": 1, "Adam": 3, "AdamW": 3, "RMSprop": 2, "Adagrad": 1}
 
 def _identity(x: Any) -> Any:
     return x
-
-
-@dataclass(frozen=True)
-class BoundMethod:
-    """A program's own method, taken from its module object (``self.helper``)."""
-
-    function: UserFunction
-    owner: Any
 
 
 @dataclass(frozen=True)
@@ -348,6 +347,9 @@ class Modules:
             if args and args[0].__class__ is _Generator:  # nn.ModuleList(m for m in ...)
                 args = (self._materialize(args[0], "nn.ModuleList()"), *args[1:])
             return self._fail_safe(nn.ModuleList, *args, **kwargs)
+        if func.target not in _TENSOR_ARGUMENTS and any(
+                tensors_in(v) for v in (*args, *kwargs.values())):
+            raise self._refuse(f"nn.{name} takes its sizes as whole numbers here, not tensors")
         size = parameter_bytes(name, args, kwargs)
         if size is None:
             if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > 10_000
@@ -399,7 +401,21 @@ class Modules:
         """Each parameter group (the program may change them through ``param_groups``)
         holds tensors, and hyperparameters that are numbers, flags, text or a tensor of
         one element (a tensor ``lr``): nothing that would make the step's work bigger."""
-        for group in optimizer.param_groups:
+        groups = optimizer.param_groups
+        if len(groups) > MAX_GROUPS:
+            raise self._refuse(f"the optimizer has {len(groups):,} parameter groups; the "
+                               f"limit here is {MAX_GROUPS}")
+        total, seen = 0, set()
+        for group in groups:
+            if id(group) in seen:
+                raise self._refuse("a parameter group is in the optimizer twice")
+            seen.add(id(group))
+            params = group.get("params")
+            total += len(params) if isinstance(params, (list, tuple)) else 1
+            if total > MAX_GROUP_PARAMS:
+                raise self._refuse(f"the optimizer's groups hold more than "
+                                   f"{MAX_GROUP_PARAMS:,} parameters in all")
+        for group in groups:
             for key, value in group.items():
                 if key == "params" or value is None or isinstance(value, (
                         bool, int, float, str)):
@@ -415,9 +431,9 @@ class Modules:
 
     def _optimizer_method(self, optimizer: torch.optim.Optimizer, name: str, args: tuple,
                           kwargs: dict[str, Any]) -> Any:
+        self._check_groups(optimizer)
         if name == "zero_grad":
             return self._fail_safe(optimizer.zero_grad, *args, **kwargs)
-        self._check_groups(optimizer)
         params = [p for group in optimizer.param_groups for p in group["params"]
                   if isinstance(p, torch.Tensor)]
         # the state a step keeps (momentum buffers, moments): counted once per parameter,
@@ -555,6 +571,16 @@ class Modules:
                        kwargs: dict[str, Any], node: ast.AST | None) -> Any:
         if name == "forward":
             return self._call_module(module, args, kwargs, node)
+        prefix = kwargs.get("prefix", args[1] if name != "state_dict" and len(args) > 1
+                            else "")
+        if isinstance(prefix, str) and len(prefix) > MAX_PREFIX:
+            raise self._refuse(f"a prefix of more than {MAX_PREFIX} characters is not "
+                               "allowed here (every name drawn carries it)")
+        if name in ("state_dict", "named_modules", "modules", "named_buffers", "buffers"):
+            cap = self.limits.container_items  # they walk shared children again and again
+            if module_paths(module, cap) > cap:
+                raise self._refuse(f"{name}() of this module would walk more than {cap:,} "
+                                   "submodules (the same ones shared many times)")
         if name in _GENERATORS:
             # torch's generator, drawn one item at a time by the interpreter (a for loop,
             # list(), next(), an optimizer), each item counted where it is drawn
@@ -616,6 +642,11 @@ class Modules:
         methods: dict[str, UserFunction] = {}
         for stmt in node.body:
             if isinstance(stmt, ast.FunctionDef):
+                if stmt.name not in ("__init__", "forward") and hasattr(nn.Module, stmt.name):
+                    self.budget.lineno = stmt.lineno
+                    raise self._refuse(f"a method here cannot be named like nn.Module's own "
+                                       f".{stmt.name}() (torch would not call yours); pick "
+                                       "another name")
                 methods[stmt.name] = self._function(stmt)
         cls = type(node.name, (nn.Module,), {"__module__": "__main__",
                                               "__qualname__": node.name})
@@ -629,15 +660,21 @@ class Modules:
         if init is None:
             self._fail_safe(nn.Module.__init__, instance, *args, **kwargs)
         else:
-            self._call_user(init, [instance, *args], kwargs)
+            returned = self._call_user(init, [instance, *args], kwargs)
+            if returned is not None:
+                raise _Failure(TypeError(f"__init__() should return None, not "
+                                         f"'{type(returned).__name__}'"))
         return instance
 
     def _super_init(self, args: list[Any], kwargs: dict[str, Any]) -> None:
         """``super().__init__()`` (or ``super(Net, self).__init__()``) in a method."""
         frame = self.frames[-1] if self.frames else None
         owner = next(iter(frame.values()), None) if frame else None
-        if not isinstance(owner, nn.Module) or type(owner) not in self.classes:
-            raise _Failure(RuntimeError("super(): no arguments"))
+        own = self.classes.get(type(owner)) if isinstance(owner, nn.Module) else None
+        running = self.running[-1] if self.running else None
+        if own is None or not any(running is m for m in own.methods.values()):
+            # outside a method of the class (a plain function), as Python says it
+            raise _Failure(RuntimeError("super(): __class__ cell not found"))
         self._fail_safe(nn.Module.__init__, owner, *args, **kwargs)
 
     def _store_module_attribute(self, module: nn.Module, attr: str, value: Any) -> None:

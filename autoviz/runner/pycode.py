@@ -28,7 +28,6 @@ import torch
 from autoviz.runner import allowlist as al
 from autoviz.runner.costs import python_size, text_floor
 from autoviz.runner.errors import ProgramError
-from autoviz.runner.nn import BoundMethod
 from autoviz.runner.pyvalues import (
     CONTAINERS,
     DICT_VIEWS,
@@ -53,6 +52,7 @@ from autoviz.runner.pyvalues import (
 from autoviz.runner.values import (
     _CALL_ONLY,
     _FORMAT_NUMBER,
+    BoundMethod,
     TypeOf,
     UserFunction,
     _Break,
@@ -155,7 +155,7 @@ class PythonCode:
         the program's (an assignment, an argument, a return value, a default)."""
         value = self.EXPRESSIONS.get(node.__class__, PythonCode._unsupported_node)(self, node)
         cls = value.__class__
-        if cls in _CALL_ONLY and cls is not UserFunction and not (
+        if cls in _CALL_ONLY and cls is not UserFunction and cls is not BoundMethod and not (
                 cls is _Function and value.kind in _NAMED_FUNCTIONS):
             raise self._not_a_value(value)
         return value
@@ -168,7 +168,7 @@ class PythonCode:
         """A program's function may be passed to its own functions and to callables that
         take one (``register_hook``); to anything else it is not a value."""
         for value in (*args, *kwargs.values()) if kwargs else args:
-            if value.__class__ is UserFunction or value.__class__ is _Function:
+            if value.__class__ in (UserFunction, _Function, BoundMethod):
                 if func.__class__ is _Function and func.short in TAKES_FUNCTIONS:
                     continue
                 raise self._not_a_value(value)
@@ -482,6 +482,7 @@ class PythonCode:
         lineno = self.budget.lineno
         self.calls += 1
         self.qualnames.append(qualified(func))
+        self.running.append(func)
         self._enter_scope(frame, func.local_names, func.enclosing)
         result = None
         try:
@@ -498,6 +499,7 @@ class PythonCode:
         finally:
             self._leave_scope()
             self.qualnames.pop()
+            self.running.pop()
             self.calls -= 1
         self.budget.lineno = lineno  # only on success: an error keeps the line inside f
         return result
@@ -830,6 +832,8 @@ class PythonCode:
             if owner == "math":
                 return self._math_call(method, func.target, args, kwargs, node)
             return getattr(self, f"_{owner}_method")(func.target, method, args, kwargs, node)
+        if name == "isinstance":  # given as a key=/map function: plain values only
+            return self._fail_safe(isinstance, *args, **kwargs)
         return getattr(self, f"_builtin_{name}")(args, kwargs, node)
 
     def _make_exception(self, cls: type, args: list[Any], kwargs: dict[str, Any]) -> Any:

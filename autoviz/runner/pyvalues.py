@@ -56,7 +56,8 @@ EXCEPTIONS: dict[str, type[BaseException]] = {cls.__name__: cls for cls in (
 )}
 # Names an except or raise may not use: catching them would catch KeyboardInterrupt and
 # SystemExit (a server's own signals); raising them would stop the server's process.
-_ALLOCATION = re.compile(r"can't allocate memory|out of memory|Cannot allocate memory",
+_ALLOCATION = re.compile(r"can't allocate memory|out of memory|Cannot allocate memory|"
+                         r"bad_alloc|not enough memory",
                          re.I)
 
 

@@ -141,6 +141,8 @@ def _describe(value: Any) -> str:
         return "a grad-mode switch (torch.no_grad() and friends)"
     if isinstance(value, _Lazy):
         return "an enumerate/zip/reversed object"
+    if value.__class__.__name__ == "BoundMethod":  # (defined below)
+        return f"the method {value.function.name}() (functions here are called, not used as values)"
     if isinstance(value, UserFunction):
         return f"the function {value.name}()"
     return getattr(type(value), "described_as", None) or f"a {type(value).__name__}"
@@ -184,8 +186,7 @@ def zeroed(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     def call(*args: Any, **kwargs: Any) -> Any:
         out = fn(*args, **kwargs)
-        with torch.no_grad():
-            out.zero_()
+        out.data.zero_()  # .data: its own version counter, so out._version stays 0
         return out
 
     return call
@@ -194,5 +195,13 @@ def zeroed(fn: Callable[..., Any]) -> Callable[..., Any]:
 UNINITIALISED = frozenset({"empty", "empty_like", "new_empty"})
 
 
+@dataclass(frozen=True)
+class BoundMethod:
+    """A program's own method, taken from its module object (``self.helper``)."""
+
+    function: UserFunction
+    owner: Any
+
+
 # Values a program may call but never store, pass or print.
-_CALL_ONLY = frozenset({_Module, _Function, _GradModeCall, UserFunction})
+_CALL_ONLY = frozenset({_Module, _Function, _GradModeCall, UserFunction, BoundMethod})
