@@ -111,3 +111,36 @@ def test_the_step_panel_says_a_hook_fired_and_changed_the_gradient():
     warned = [w.value for w in at.warning if "Hook" in w.value]
     assert warned and "The hook on y" in warned[0] and "returned" in warned[0], warned
     assert "The steps that follow use what it returned" in warned[0]
+
+
+FORWARD_HOOKS = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    seen = {}
+    def keep(name):
+        def hook(module, inputs, output):
+            seen[name] = output.detach()
+        return hook
+    model[1].register_forward_hook(keep("relu"))
+    m = model[2]
+    h = m.register_forward_pre_hook(lambda mod, inp: (inp[0] * 2,))
+    h2 = m.register_forward_hook(lambda mod, inp, out: out + 1)
+    x = torch.randn(2, 3)
+    print(model(x), m.forward(torch.ones(1, 4)))
+    h.remove()
+    h2.remove()
+    print(model(x), seen["relu"])
+    """)
+
+
+def test_forward_hooks_run_as_torch_runs_them():
+    assert run_program(FORWARD_HOOKS).output == native(FORWARD_HOOKS)
+
+
+def test_a_forward_hook_takes_a_function_of_the_program():
+    with pytest.raises(ProgramError) as caught:
+        run_program("import torch\nimport torch.nn as nn\nm = nn.ReLU()\n"
+                    "m.register_forward_hook(print)\n")
+    assert caught.value.refused and caught.value.lineno == 4

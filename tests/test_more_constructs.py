@@ -139,3 +139,32 @@ def test_refusals_name_their_line(source, said):
         run_program("import torch\n" + source + "\n")
     assert said in str(caught.value), str(caught.value)
     assert caught.value.lineno is not None and caught.value.lineno >= 2
+
+
+STARRED = textwrap.dedent("""\
+    import torch
+    first, *rest = [1, 2, 3, 4]
+    *init, last = (1, 2, 3)
+    a, *mid, b = range(5)
+    h, *t = torch.ones(3, 2)
+    x, *y = "ab"
+    print(first, rest, init, last, a, mid, b, h, len(t), x, y)
+    """)
+
+
+def test_starred_assignment_runs_as_python_runs_it():
+    assert run_program(STARRED).output == native(STARRED)
+
+
+@pytest.mark.parametrize("source, said, refused", [
+    ("a, *b, *c = [1, 2]", "multiple starred expressions", True),
+    ("*a = [1]", "a starred target is a name inside a tuple or list", True),
+    ("a, *b = range(10**9)", "unpacking more than", True),
+    ("a, b, *c = [1]", "ValueError: not enough values to unpack (expected at least 2, got 1)",
+     False),
+])
+def test_starred_assignment_errors(source, said, refused):
+    with pytest.raises(ProgramError) as caught:
+        run_program("import torch\n" + source + "\n")
+    assert said in str(caught.value) and caught.value.refused is refused
+    assert caught.value.lineno == 2

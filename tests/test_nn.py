@@ -171,7 +171,7 @@ def test_a_modules_parameters_are_named_in_the_graph_and_the_engine_order_is_tor
      "set attributes in your own nn.Module class"),
     ("m = nn.Linear(2, 2)\nprint(m._parameters)\n", "names starting with '_'"),
     ("m = nn.Linear(2, 2)\nm.apply(print)\n", "can only be called here"),
-    ("m = nn.Linear(2, 2)\nm.register_forward_hook(print)\n", "not in autoviz's allowlist"),
+    ("m = nn.Linear(2, 2)\nm.register_forward_hook(print)\n", "can only be called here"),
     ("m = nn.Linear(20000, 20000)\n", "the parameters of nn.Linear would take"),
     ("m = nn.Embedding(10**7, 64)\n", "the parameters of nn.Embedding would take"),
     ("m = nn.Linear(2, 2, device='meta')\n", "CPU only"),

@@ -1288,7 +1288,7 @@ def test_static_refusals_still_name_what_is_not_supported() -> None:
     refused("x = 1\ndel x.real", 2, contains="del takes names and items")
     refused("x = [1]\nwhile (n := 3):\n    pass", 2, contains=":=")
     refused("def f(a):\n    nonlocal a", 2, contains="nonlocal")
-    refused("x = [1, 2]\na, *b = x", 2, contains="starred assignment")
+    refused("x = [1, 2]\na, *b, *c = x", 2, contains="multiple starred expressions")
     refused("for i in 5:\n    pass", 1, contains="cannot iterate")
     refused("x = [v for v in 5]", 1, contains="list comprehension cannot iterate")
 

@@ -300,7 +300,7 @@ SYNTAX = [
     pytest.param("def d(f):\n    return f\n@d\ndef g(a):\n    return a", {3, 4},
                  id="decorator"),
     pytest.param("match 1:\n    case 1:\n        pass", 1, id="match"),
-    pytest.param("x = [1, 2]\na, *b = x", 2, id="starred-assign"),
+    pytest.param("x = [1, 2]\na, *b, *c = x", 2, id="starred-assign"),
     pytest.param("kw = [1]\nprint(**kw)", 2, id="kwargs-unpacking"),
     pytest.param("x = 1 << 3", 1, id="shift"),
     pytest.param("x = b'abc'", 1, id="bytes"),

@@ -264,12 +264,17 @@ def _check_constant(node: ast.Constant, limits: Limits) -> None:
             raise _refuse(f"the number is too big (more than {limits.int_bits} bits)", node)
 
 
-def _check_target(target: ast.AST) -> None:
+def _check_target(target: ast.AST, starred_ok: bool = False) -> None:
     if isinstance(target, (ast.Tuple, ast.List)):
+        stars = sum(isinstance(e, ast.Starred) for e in target.elts)
+        if stars > 1:
+            raise _refuse("multiple starred expressions in assignment", target)
         for element in target.elts:
-            _check_target(element)
+            _check_target(element, starred_ok=True)
     elif isinstance(target, ast.Starred):
-        raise _refuse("starred assignment (*rest) is not supported", target)
+        if not starred_ok or not isinstance(target.value, ast.Name):
+            raise _refuse("a starred target is a name inside a tuple or list here "
+                          "(first, *rest = xs)", target)
     elif isinstance(target, ast.Attribute):
         # a tensor's .requires_grad, .grad, .data; anything else only on a program's own
         # module (self.fc1 = nn.Linear(3, 2)): the interpreter tells them apart

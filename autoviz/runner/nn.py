@@ -189,7 +189,8 @@ MODULE_ATTRIBUTES = frozenset(
     "log_target min_val max_val".split())
 MODULE_METHODS = frozenset(
     "parameters named_parameters children named_children modules named_modules zero_grad "
-    "train eval state_dict requires_grad_ forward double float apply to cpu".split())
+    "train eval state_dict requires_grad_ forward double float apply to cpu "
+    "register_forward_hook register_forward_pre_hook".split())
 # what a program may call on an nn.ModuleList, besides the methods of every module
 MODULE_LIST_METHODS = frozenset({"append", "extend", "insert"})
 # module methods that give torch's generators (drawn by the interpreter, one at a time)
@@ -510,6 +511,24 @@ class Modules:
     # ---- calling modules -----------------------------------------------------------------
     def _call_module(self, module: nn.Module, args: tuple, kwargs: dict[str, Any],
                      node: ast.AST | None) -> Any:
+        """``module(x)``: its forward pre-hooks, its forward, its forward hooks, as torch's
+        ``Module.__call__`` runs them (the hooks the program registered)."""
+        pre, post = module._forward_pre_hooks, module._forward_hooks
+        if not pre and not post:
+            return self._forward_of(module, args, kwargs, node)
+        for hook in list(pre.values()):
+            changed = hook(module, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        output = self._forward_of(module, args, kwargs, node)
+        for hook in list(post.values()):
+            changed = hook(module, args, output)
+            if changed is not None:
+                output = changed
+        return output
+
+    def _forward_of(self, module: nn.Module, args: tuple, kwargs: dict[str, Any],
+                    node: ast.AST | None) -> Any:
         own = self.classes.get(type(module))
         if own is not None:
             forward = own.methods.get("forward")
@@ -569,8 +588,16 @@ class Modules:
 
     def _module_method(self, module: nn.Module, name: str, args: tuple,
                        kwargs: dict[str, Any], node: ast.AST | None) -> Any:
-        if name == "forward":
-            return self._call_module(module, args, kwargs, node)
+        if name == "forward":  # called directly: no hooks, as natively
+            return self._forward_of(module, args, kwargs, node)
+        if name in ("register_forward_hook", "register_forward_pre_hook"):
+            if len(args) != 1 or kwargs or args[0].__class__ not in (UserFunction,
+                                                                     BoundMethod):
+                raise self._refuse(f"{name}() takes a function of the program (a def or a "
+                                   "lambda) here, and no options")
+            handle = self._fail_safe(getattr(module, name), self._as_callable(args[0]))
+            self.handles.append(handle)
+            return handle
         prefix = kwargs.get("prefix", args[1] if name != "state_dict" and len(args) > 1
                             else "")
         if isinstance(prefix, str) and len(prefix) > MAX_PREFIX:

@@ -85,7 +85,8 @@ STR_METHODS = frozenset(
 # Allowlisted callables whose arguments may be the program's own functions (each turns
 # one into a plain callable with Interpreter._as_callable).
 TAKES_FUNCTIONS = frozenset({"register_hook", "register_prehook", "gradcheck",
-                             "gradgradcheck", "apply"})
+                             "gradgradcheck", "apply", "register_forward_hook",
+                             "register_forward_pre_hook"})
 # what isinstance accepts for torch.Tensor, which autoviz resolves to a callable
 _TYPE_NAMES: dict[str, type] = {"torch.Tensor": torch.Tensor}
 _FORMATTER = string.Formatter()

@@ -261,6 +261,10 @@ class Statements:
         if isinstance(target, ast.Name):
             self._bind(target.id, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            star = next((i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)),
+                        None)
+            if star is not None:
+                return self._assign_starred(target.elts, star, value)
             items = self._fail_safe(self._unpack, value, len(target.elts))
             for sub, item in zip(target.elts, items):
                 self._assign(sub, item)
@@ -271,6 +275,33 @@ class Statements:
             self._store_attribute(self._value(target.value), target.attr, value)
         else:
             raise self._refuse(f"cannot assign to {type(target).__name__}")
+
+    def _assign_starred(self, targets: list[ast.expr], star: int, value: Any) -> None:
+        """``first, *rest = xs``: the rest a list, as in Python (its items counted)."""
+        cap = self.limits.container_items
+        if value.__class__ is _Generator:
+            items = self._materialize(value, "starred assignment")
+        elif isinstance(value, _Lazy):
+            items = value.take(cap, self._refuse)
+        elif isinstance(value, (list, tuple, range, torch.Size, str, *CONTAINERS)):
+            if len(value) > cap:
+                raise self._refuse(f"unpacking more than {cap:,} items is not allowed")
+            items = list(value)
+        elif isinstance(value, torch.Tensor):
+            items = list(self._op(tuple, (value,), {}, al.SAME, None, "unpacking"))
+        else:
+            raise _Failure(TypeError(f"cannot unpack non-iterable {type(value).__name__} "
+                                     "object"))
+        before, after = star, len(targets) - star - 1
+        if len(items) < before + after:
+            raise _Failure(ValueError(f"not enough values to unpack (expected at least "
+                                      f"{before + after}, got {len(items)})"))
+        rest = self._check_python(items[before:len(items) - after])
+        for sub, item in zip(targets[:before], items[:before]):
+            self._assign(sub, item)
+        self._assign(targets[star].value, rest)
+        for sub, item in zip(targets[star + 1:], items[len(items) - after:]):
+            self._assign(sub, item)
 
     def _store_item(self, obj: Any, index: Any, value: Any, target: ast.Subscript) -> None:
         if isinstance(obj, torch.Tensor):
