@@ -95,8 +95,9 @@ def test_anomaly_mode_gives_torchs_error_and_the_forward_line_it_points_to():
     assert said == ["UserWarning: Error detected in DivBackward0. Anomaly mode traced it to "
                     "the forward operation made at line 4."]
     assert not torch.is_anomaly_enabled()  # the program's mode ends with the program
-    run_program("import torch\ntorch.autograd.set_detect_anomaly(True)\n")
-    assert not torch.is_anomaly_enabled()
+    on = run_program("import torch\ntorch.autograd.set_detect_anomaly(True)\n"
+                     "print(torch.is_anomaly_enabled())\n")
+    assert on.output == "True\n" and not torch.is_anomaly_enabled()
 
 
 def test_a_warning_from_a_builtin_on_a_tensor_is_the_programs():

@@ -118,7 +118,8 @@ def torch_values() -> dict[str, object]:
 GRAD_MODES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "inference_mode"})
 
 # Calls that only change the program's own state.
-PROGRAM_STATE_CALLS = frozenset({"manual_seed", "set_printoptions", "is_grad_enabled"})
+PROGRAM_STATE_CALLS = frozenset({"manual_seed", "set_printoptions", "is_grad_enabled",
+                                 "is_anomaly_enabled"})
 
 # Methods and attributes of autograd nodes (grad_fn objects).
 NODE_METHODS = frozenset({"name", "register_hook", "register_prehook"})

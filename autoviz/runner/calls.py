@@ -307,6 +307,8 @@ class Calls:
             self._fail_safe(self.generator.manual_seed, *args, **kwargs)
             self.seeded = True
             return None
+        if name == "is_anomaly_enabled":
+            return torch.is_anomaly_enabled()
         if name == "is_grad_enabled":
             return torch.is_grad_enabled()
         import inspect
