@@ -13,7 +13,7 @@ import torch
 
 from autoviz.lesson.lab import make_study
 from autoviz.runner.errors import ProgramError
-from autoviz.runner.program import run_program
+from autoviz.runner.program import Program, run_program
 
 NET = textwrap.dedent("""\
     import torch
@@ -121,6 +121,12 @@ def parameters(space: dict) -> dict[str, tuple]:
 @pytest.mark.parametrize("source", [NET, SEQUENTIAL, LAYERS], ids=["class", "sequential",
                                                                     "layers"])
 def test_modules_and_optimizers_run_as_torch_runs_them(source):
+    assert_runs_as_torch(source)
+
+
+def assert_runs_as_torch(source: str) -> tuple[Program, dict]:
+    """``source`` prints the same through autoviz as natively, and every module variable's
+    parameters and gradients are torch's own; returns both runs."""
     printed, space = native(source)
     program = run_program(source)
     assert program.output == printed
@@ -129,6 +135,7 @@ def test_modules_and_optimizers_run_as_torch_runs_them(source):
     for key, (value, grad) in theirs.items():
         assert torch.equal(ours[key][0], value), key
         assert (grad is None and ours[key][1] is None) or torch.equal(ours[key][1], grad), key
+    return program, space
 
 
 def test_a_modules_parameters_are_named_in_the_graph_and_the_engine_order_is_torchs():
@@ -536,14 +543,7 @@ def buffers(space: dict) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("source", [CONTAINERS, CONVOLUTIONS, NORMS_AND_LOSSES, TRAINING],
                          ids=["containers", "convolutions", "norms-and-losses", "training"])
 def test_more_of_torch_nn_runs_as_torch_runs_it(source):
-    printed, space = native(source)
-    program = run_program(source)
-    assert program.output == printed
-    ours, theirs = parameters(program.namespace), parameters(space)
-    assert ours.keys() == theirs.keys() and ours
-    for key, (value, grad) in theirs.items():
-        assert torch.equal(ours[key][0], value), key
-        assert (grad is None and ours[key][1] is None) or torch.equal(ours[key][1], grad), key
+    program, space = assert_runs_as_torch(source)
     ours_b, theirs_b = buffers(program.namespace), buffers(space)
     assert ours_b.keys() == theirs_b.keys()
     for key, value in theirs_b.items():

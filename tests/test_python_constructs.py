@@ -26,16 +26,15 @@ import contextlib
 import io
 import math
 import re
-import resource
 import textwrap
 import time
 import types
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import torch
 from test_oracle import assert_matches_native
+from test_sandbox import memory_ceiling
 
 from autoviz import Limits, Program, ProgramError, run_program
 from autoviz.runner.pyvalues import _Generator
@@ -137,30 +136,6 @@ def fails_like_python(source: str) -> ProgramError:
     assert err.lineno == line, f"line {err.lineno}, Python says {line}: {err.message}"
     assert err.refused is False and err.error_type == type(error).__name__
     return err
-
-
-def _vm_size() -> int | None:
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    match = re.search(r"VmSize:\s+(\d+) kB", status)
-    return int(match.group(1)) * 1024 if match else None
-
-
-@contextlib.contextmanager
-def memory_ceiling(extra: int = 3 * GiB) -> Iterator[None]:
-    """Let this process map at most ``extra`` more bytes while the block runs."""
-    vm = _vm_size()
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if vm is None or (hard != resource.RLIM_INFINITY and hard < vm + extra):
-        yield
-        return
-    resource.setrlimit(resource.RLIMIT_AS, (vm + extra, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def refused(source: str, lineno: Any, *, contains: str | None = None,
